@@ -1,0 +1,35 @@
+import envSchema from 'env-schema'
+
+/** The service's settings, read from the environment and checked once at start-up. */
+export interface Config {
+  PORT: number
+  HOST: string
+  /** Consecutive failures that open the circuit. */
+  FAIL_MAX: number
+  /** Seconds the circuit stays open before a trial call. */
+  RESET_TIMEOUT: number
+  /** Share of simulated dependency calls that fail, from 0 to 1. */
+  FAILURE_RATE: number
+  LOG_LEVEL: string
+}
+
+const schema = {
+  type: 'object',
+  properties: {
+    PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 5001 },
+    HOST: { type: 'string', minLength: 1, default: '0.0.0.0' },
+    FAIL_MAX: { type: 'integer', minimum: 1, default: 3 },
+    RESET_TIMEOUT: { type: 'number', minimum: 0, maximum: 86400, default: 10 },
+    FAILURE_RATE: { type: 'number', minimum: 0, maximum: 1, default: 0.5 },
+    LOG_LEVEL: {
+      type: 'string',
+      enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+      default: 'info',
+    },
+  },
+} as const
+
+/** Reads the configuration; throws an error naming the variable when a value is wrong. */
+export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
+  return envSchema<Config>({ schema, data: env })
+}

@@ -1,0 +1,50 @@
+import { CircuitState, type IBreaker } from 'cockatiel'
+
+/**
+ * Sits between cockatiel's policy and the breaker that decides when to open.
+ *
+ * cockatiel reports an outcome with the state the call started in. A call that began
+ * while closed and ends after the circuit opened would otherwise reset the failure
+ * count (success) or reopen the circuit in the middle of a half-open trial (failure),
+ * so such stale outcomes are dropped here. It also keeps the consecutive failure count
+ * that status snapshots show, whatever kind of breaker decides.
+ */
+export class OutcomeGate implements IBreaker {
+  consecutiveFailures = 0
+  readCircuitState: () => CircuitState = () => CircuitState.Closed
+  #createBreaker: () => IBreaker
+  #breaker: IBreaker
+
+  constructor (createBreaker: () => IBreaker) {
+    this.#createBreaker = createBreaker
+    this.#breaker = createBreaker()
+  }
+
+  get state (): unknown {
+    return this.#breaker.state
+  }
+
+  set state (value: unknown) {
+    this.#breaker.state = value
+  }
+
+  success (startedIn: CircuitState): void {
+    if (startedIn !== this.readCircuitState()) return
+
+    this.consecutiveFailures = 0
+    this.#breaker.success(startedIn)
+  }
+
+  failure (startedIn: CircuitState): boolean {
+    if (startedIn !== this.readCircuitState()) return false
+
+    this.consecutiveFailures++
+    return this.#breaker.failure(startedIn)
+  }
+
+  /** Forgets every outcome seen so far, as a freshly built breaker would. */
+  reset (): void {
+    this.#breaker = this.#createBreaker()
+    this.consecutiveFailures = 0
+  }
+}
