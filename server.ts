@@ -14,6 +14,7 @@ try {
 const app = await buildApp({ config })
 
 closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
+  /* c8 ignore next: only an uncaught error gets here, and the process ends with it */
   if (err !== undefined) app.log.error({ err }, 'closing after an error')
   else app.log.info({ signal }, 'closing')
   await app.close()

@@ -4,7 +4,6 @@ import {
   ConsecutiveBreaker,
   ConstantBackoff,
   EventEmitter,
-  type FailureReason,
   type IBackoffFactory,
   type IDefaultPolicyContext,
   type IHalfOpenAfterBackoffContext,
@@ -62,17 +61,16 @@ export class CircuitBreaker extends CircuitBreakerPolicy {
   readonly #openDuration: { ms: number }
   readonly #halfOpenAfterMs: number
   readonly #transitionEmitter = new EventEmitter<CircuitTransition>()
-  #trialsAdmitted = 0
   #openedAt = 0
   #lastState: CircuitStateName = 'closed'
-  #lastFailure: FailureReason<unknown> | undefined
+  #lastFailure: unknown
   #pendingReason: string | undefined
 
   /** Fired once for every change of state, after the change. */
   readonly onTransition = this.#transitionEmitter.addListener
 
   constructor (options: ResolvedBreakerOptions) {
-    const outcomes = new OutcomeGate(() => new ConsecutiveBreaker(options.threshold))
+    const outcomes = new OutcomeGate(new ConsecutiveBreaker(options.threshold))
     const openDuration = { ms: options.halfOpenAfter }
     super(
       {
@@ -90,15 +88,16 @@ export class CircuitBreaker extends CircuitBreakerPolicy {
 
     this.onBreak((reason) => {
       this.#openedAt = Date.now()
-      if (!('isolated' in reason)) this.#lastFailure = reason
+      if ('error' in reason) this.#lastFailure = reason.error
     })
-    this.onHalfOpen(() => { this.#trialsAdmitted = 0 })
     this.onStateChange((state) => this.#emitTransition(STATE_NAMES[state]))
   }
 
   /**
    * Runs `fn` through the circuit. Rejects with a `CircuitOpenError` without calling
-   * `fn` while the circuit is open, held open, or busy with its half-open trial.
+   * `fn` while the circuit is open, held open, or busy with its half-open trial. (A call
+   * that finds the open period over becomes the trial: cockatiel moves to half-open
+   * synchronously inside `super.execute`, so the next call already sees it.)
    */
   override execute<T> (
     fn: (context: IDefaultPolicyContext) => PromiseLike<T> | T,
@@ -107,10 +106,7 @@ export class CircuitBreaker extends CircuitBreakerPolicy {
     const rejection = this.#admissionError()
     if (rejection !== undefined) return Promise.reject(rejection)
 
-    const call = super.execute(fn, signal)
-    // cockatiel moved to half-open, or counted this call as a trial, synchronously.
-    if (this.state === CircuitState.HalfOpen) this.#trialsAdmitted++
-    return call
+    return super.execute(fn, signal)
   }
 
   /** Holds the circuit open until every returned handle is disposed. */
@@ -149,14 +145,14 @@ export class CircuitBreaker extends CircuitBreakerPolicy {
         // openedAt is taken just after cockatiel's own, so when this gate lets a call
         // through, cockatiel agrees the circuit may half-open.
         const waitMs = this.#openedAt + this.#openDuration.ms - Date.now()
-        return waitMs > 0 ? withoutStackTrace(() => new CircuitOpenError(this.name, waitMs)) : undefined
+        if (waitMs <= 0) return undefined
+        return withoutStackTrace(() => new CircuitOpenError(this.name, waitMs))
       }
 
       case CircuitState.HalfOpen:
-        // The trial decides soon; retrying in a second is the earliest that could work.
-        return this.#trialsAdmitted < 1
-          ? undefined
-          : withoutStackTrace(() => new CircuitOpenError(this.name, 1000))
+        // The trial is in flight and decides soon: a second is the earliest retry that
+        // could work.
+        return withoutStackTrace(() => new CircuitOpenError(this.name, 1000))
 
       default:
         return withoutStackTrace(() => new CircuitIsolatedError(this.name, this.#halfOpenAfterMs))
@@ -172,9 +168,7 @@ export class CircuitBreaker extends CircuitBreakerPolicy {
       transition.reason = this.#pendingReason
     } else if (to === 'open') {
       transition.reason = from === 'half-open' ? 'trial call failed' : 'failure threshold reached'
-      if (this.#lastFailure !== undefined) {
-        transition.error = 'error' in this.#lastFailure ? this.#lastFailure.error : this.#lastFailure.value
-      }
+      transition.error = this.#lastFailure
     } else if (to === 'half-open') {
       transition.reason = 'open duration elapsed'
     } else {

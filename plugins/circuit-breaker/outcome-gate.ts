@@ -1,4 +1,4 @@
-import { CircuitState, type IBreaker } from 'cockatiel'
+import type { CircuitState, IBreaker } from 'cockatiel'
 
 /**
  * Sits between cockatiel's policy and the breaker that decides when to open.
@@ -11,21 +11,17 @@ import { CircuitState, type IBreaker } from 'cockatiel'
  */
 export class OutcomeGate implements IBreaker {
   consecutiveFailures = 0
-  readCircuitState: () => CircuitState = () => CircuitState.Closed
-  #createBreaker: () => IBreaker
-  #breaker: IBreaker
+  /** Set by the owning policy, which exists only after this gate does. */
+  readCircuitState!: () => CircuitState
+  readonly #breaker: IBreaker
 
-  constructor (createBreaker: () => IBreaker) {
-    this.#createBreaker = createBreaker
-    this.#breaker = createBreaker()
+  constructor (breaker: IBreaker) {
+    this.#breaker = breaker
   }
 
+  /** The deciding breaker's state, which cockatiel's `toJSON()` saves. */
   get state (): unknown {
     return this.#breaker.state
-  }
-
-  set state (value: unknown) {
-    this.#breaker.state = value
   }
 
   success (startedIn: CircuitState): void {
@@ -40,11 +36,5 @@ export class OutcomeGate implements IBreaker {
 
     this.consecutiveFailures++
     return this.#breaker.failure(startedIn)
-  }
-
-  /** Forgets every outcome seen so far, as a freshly built breaker would. */
-  reset (): void {
-    this.#breaker = this.#createBreaker()
-    this.consecutiveFailures = 0
   }
 }

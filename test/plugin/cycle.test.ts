@@ -235,3 +235,11 @@ t.test('an isolated circuit rejects with an isolated-circuit error until release
   handle.dispose()
   t.equal(await app.circuitBreaker.execute(succeed), 'ok')
 })
+
+t.test('toJSON() saves the state as cockatiel does, with the failure count', async (t) => {
+  const { app } = await pluginApp(t, { threshold: 5 })
+  await t.rejects(app.circuitBreaker.execute(fail))
+  await t.rejects(app.circuitBreaker.execute(fail))
+
+  t.same(app.circuitBreaker.toJSON(), { ownState: { value: 0 }, breakerState: 2 })
+})

@@ -14,6 +14,7 @@ const invalid: Array<[string, Record<string, unknown>, string]> = [
   ['name', { name: 'has space' }, 'got "has space"'],
   ['isFailure', { isFailure: true }, 'must be a function, got true'],
   ['isFailure', { isFailure: {} }, 'must be a function, got an object'],
+  ['threshold', { threshold: () => 3 }, 'got a function'],
 ]
 
 for (const [option, options, detail] of invalid) {
@@ -56,4 +57,16 @@ t.test('a halfOpenAfter of 0 admits a trial on the very next call', async (t) =>
 
   await t.rejects(app.circuitBreaker.execute(() => { throw new Error('down') }))
   t.equal(await app.circuitBreaker.execute(() => 'trial'), 'trial')
+})
+
+t.test('options that are not an object are refused', async (t) => {
+  const app = Fastify()
+  t.teardown(() => app.close())
+
+  app.register(circuitBreaker, 'fast' as never)
+
+  await t.rejects(async () => { await app.ready() }, {
+    code: 'FST_BREAKER_INVALID_OPTION',
+    option: 'options',
+  })
 })
