@@ -1,20 +1,18 @@
 import {
   CircuitBreakerPolicy,
   CircuitState,
-  ConsecutiveBreaker,
-  ConstantBackoff,
   EventEmitter,
-  type IBackoffFactory,
   type IDefaultPolicyContext,
-  type IHalfOpenAfterBackoffContext,
 } from 'cockatiel'
 // cockatiel builds this wrapper inside its circuitBreaker() factory; a subclass has to
 // build it itself. cockatiel 4 has no exports map, so the module is reachable.
 import { ExecuteWrapper } from 'cockatiel/dist/common/Executor.js'
 
+import { createDecider, createOpenDurations, recordDurations } from './decider.ts'
 import { CircuitIsolatedError, CircuitOpenError, withoutStackTrace } from './errors.ts'
-import type { ResolvedBreakerOptions } from './options.ts'
+import type { BreakerPolicy, ResolvedBreakerOptions } from './options.ts'
 import { OutcomeGate } from './outcome-gate.ts'
+import { withTimeout } from './timeout.ts'
 
 export type CircuitStateName = 'closed' | 'open' | 'half-open' | 'isolated'
 
@@ -40,12 +38,28 @@ export interface CircuitTransition {
   error?: unknown
 }
 
+/** A call admitted now whose outcome is reported later, as a whole request's is. */
+export interface PendingCall {
+  succeed (): void
+  fail (error: unknown): void
+  /** The caller went away: no verdict, except that a trial without one must not close. */
+  abandon (): void
+}
+
 const STATE_NAMES: Record<CircuitState, CircuitStateName> = {
   [CircuitState.Closed]: 'closed',
   [CircuitState.Open]: 'open',
   [CircuitState.HalfOpen]: 'half-open',
   [CircuitState.Isolated]: 'isolated',
 }
+
+function firstOpenPeriodMs (halfOpenAfter: ResolvedBreakerOptions['halfOpenAfter']): number {
+  return typeof halfOpenAfter === 'number' ? halfOpenAfter : halfOpenAfter.initial
+}
+
+/** Settles an abandoned trial as a failure, whatever the failure rule says. */
+const abandonedTrial = Symbol('abandoned trial')
+const noop = (): void => {}
 
 /**
  * A cockatiel circuit breaker that answers for itself while the circuit is not closed.
@@ -57,10 +71,12 @@ const STATE_NAMES: Record<CircuitState, CircuitStateName> = {
  */
 export class CircuitBreaker extends CircuitBreakerPolicy {
   readonly name: string
+  /** The options it was built with, defaults filled in. */
+  readonly settings: Readonly<ResolvedBreakerOptions>
   readonly #outcomes: OutcomeGate
   readonly #openDuration: { ms: number }
-  readonly #halfOpenAfterMs: number
   readonly #transitionEmitter = new EventEmitter<CircuitTransition>()
+  #trialsAdmitted = 0
   #openedAt = 0
   #lastState: CircuitStateName = 'closed'
   #lastFailure: unknown
@@ -69,44 +85,99 @@ export class CircuitBreaker extends CircuitBreakerPolicy {
   /** Fired once for every change of state, after the change. */
   readonly onTransition = this.#transitionEmitter.addListener
 
-  constructor (options: ResolvedBreakerOptions) {
-    const outcomes = new OutcomeGate(new ConsecutiveBreaker(options.threshold))
-    const openDuration = { ms: options.halfOpenAfter }
+  constructor (settings: ResolvedBreakerOptions) {
+    const outcomes = new OutcomeGate(createDecider(settings.policy))
+    const openDuration = { ms: 0 }
+    const isFailure = settings.isFailure
     super(
       {
         breaker: outcomes,
-        halfOpenAfter: recordDurations(new ConstantBackoff(options.halfOpenAfter), openDuration),
+        halfOpenAfter: recordDurations(createOpenDurations(settings.halfOpenAfter), openDuration),
+        halfOpenSampling: settings.halfOpenSampling,
       },
-      new ExecuteWrapper(options.isFailure)
+      new ExecuteWrapper((error) => error === abandonedTrial || isFailure(error))
     )
 
-    this.name = options.name
+    this.name = settings.name
+    this.settings = settings
     this.#outcomes = outcomes
     this.#openDuration = openDuration
-    this.#halfOpenAfterMs = options.halfOpenAfter
     outcomes.readCircuitState = () => this.state
 
     this.onBreak((reason) => {
       this.#openedAt = Date.now()
       if ('error' in reason) this.#lastFailure = reason.error
     })
+    this.onHalfOpen(() => { this.#trialsAdmitted = 0 })
     this.onStateChange((state) => this.#emitTransition(STATE_NAMES[state]))
+  }
+
+  get policy (): BreakerPolicy {
+    return this.settings.policy
   }
 
   /**
    * Runs `fn` through the circuit. Rejects with a `CircuitOpenError` without calling
-   * `fn` while the circuit is open, held open, or busy with its half-open trial. (A call
-   * that finds the open period over becomes the trial: cockatiel moves to half-open
-   * synchronously inside `super.execute`, so the next call already sees it.)
+   * `fn` while the circuit is open, held open, or busy with its half-open trials. With a
+   * `timeout`, `fn`'s signal aborts at the deadline and the call fails with a 504.
    */
   override execute<T> (
     fn: (context: IDefaultPolicyContext) => PromiseLike<T> | T,
     signal?: AbortSignal
   ): Promise<T> {
-    const rejection = this.#admissionError()
+    const rejection = this.admissionError()
     if (rejection !== undefined) return Promise.reject(rejection)
 
-    return super.execute(fn, signal)
+    const { timeout } = this.settings
+    const call = super.execute(timeout === undefined ? fn : withTimeout(fn, timeout, this.name),
+      signal)
+    // cockatiel moved to half-open, or counted this call as a trial, synchronously.
+    if (this.state === CircuitState.HalfOpen) this.#trialsAdmitted++
+    return call
+  }
+
+  /**
+   * Admits a call whose outcome is reported later through the returned handle, or
+   * returns the rejection the circuit answers with instead.
+   */
+  begin (): PendingCall | CircuitOpenError {
+    const rejection = this.admissionError()
+    if (rejection !== undefined) return rejection
+
+    const outcome = Promise.withResolvers<void>()
+    this.execute(() => outcome.promise).catch(noop)
+    const wasTrial = this.state === CircuitState.HalfOpen
+    return {
+      succeed: () => outcome.resolve(),
+      fail: (error) => outcome.reject(error),
+      abandon: () => outcome.reject(wasTrial ? abandonedTrial : undefined),
+    }
+  }
+
+  /** The rejection a call would get now, or `undefined` if it would be let through. */
+  admissionError (): CircuitOpenError | undefined {
+    switch (this.state) {
+      case CircuitState.Closed:
+        return undefined
+
+      case CircuitState.Open: {
+        // openedAt is taken just after cockatiel's own, so when this gate lets a call
+        // through, cockatiel agrees the circuit may half-open.
+        const waitMs = this.#openedAt + this.#openDuration.ms - Date.now()
+        if (waitMs <= 0) return undefined
+        return withoutStackTrace(() => new CircuitOpenError(this.name, waitMs))
+      }
+
+      case CircuitState.HalfOpen:
+        if (this.#trialsAdmitted < this.settings.halfOpenSampling.calls) return undefined
+        // The trials decide soon: a second is the earliest retry that could work.
+        return withoutStackTrace(() => new CircuitOpenError(this.name, 1000))
+
+      default:
+        // Held open by hand has no known end: the first open period is the hint.
+        return withoutStackTrace(() => new CircuitIsolatedError(this.name, firstOpenPeriodMs(
+          this.settings.halfOpenAfter)))
+    }
   }
 
   /** Holds the circuit open until every returned handle is disposed. */
@@ -136,29 +207,6 @@ export class CircuitBreaker extends CircuitBreakerPolicy {
     }
   }
 
-  #admissionError (): CircuitOpenError | undefined {
-    switch (this.state) {
-      case CircuitState.Closed:
-        return undefined
-
-      case CircuitState.Open: {
-        // openedAt is taken just after cockatiel's own, so when this gate lets a call
-        // through, cockatiel agrees the circuit may half-open.
-        const waitMs = this.#openedAt + this.#openDuration.ms - Date.now()
-        if (waitMs <= 0) return undefined
-        return withoutStackTrace(() => new CircuitOpenError(this.name, waitMs))
-      }
-
-      case CircuitState.HalfOpen:
-        // The trial is in flight and decides soon: a second is the earliest retry that
-        // could work.
-        return withoutStackTrace(() => new CircuitOpenError(this.name, 1000))
-
-      default:
-        return withoutStackTrace(() => new CircuitIsolatedError(this.name, this.#halfOpenAfterMs))
-    }
-  }
-
   #emitTransition (to: CircuitStateName): void {
     const from = this.#lastState
     this.#lastState = to
@@ -176,19 +224,5 @@ export class CircuitBreaker extends CircuitBreakerPolicy {
     }
 
     this.#transitionEmitter.emit(transition)
-  }
-}
-
-/** Wraps a backoff so the open duration cockatiel picks each time is known here too. */
-function recordDurations (
-  factory: IBackoffFactory<IHalfOpenAfterBackoffContext>,
-  record: { ms: number }
-): IBackoffFactory<IHalfOpenAfterBackoffContext> {
-  return {
-    next (context) {
-      const backoff = factory.next(context)
-      record.ms = backoff.duration
-      return { duration: backoff.duration, next: recordDurations(backoff, record).next }
-    },
   }
 }

@@ -5,6 +5,9 @@ export const ErrorCodes = {
   INVALID_OPTION: 'FST_BREAKER_INVALID_OPTION',
   CIRCUIT_OPEN: 'FST_BREAKER_CIRCUIT_OPEN',
   CIRCUIT_ISOLATED: 'FST_BREAKER_CIRCUIT_ISOLATED',
+  CALL_TIMEOUT: 'FST_BREAKER_CALL_TIMEOUT',
+  UNKNOWN_BREAKER: 'FST_BREAKER_UNKNOWN_BREAKER',
+  INVALID_KEY: 'FST_BREAKER_INVALID_KEY',
 } as const
 
 /** Thrown at registration when an option is missing its contract. */
@@ -53,6 +56,46 @@ export class CircuitIsolatedError extends CircuitOpenError {
     super(breaker, retryAfterMs)
     this.name = 'CircuitIsolatedError'
     this.message = `circuit breaker "${breaker}" is held open`
+  }
+}
+
+/** A call took longer than the breaker's `timeout`; it counts as a failure. */
+export class CallTimeoutError extends Error {
+  readonly code = ErrorCodes.CALL_TIMEOUT
+  readonly statusCode = 504
+  readonly isCallTimeoutError = true
+  readonly breaker: string
+  readonly timeoutMs: number
+
+  constructor (breaker: string, timeoutMs: number) {
+    super(`call through circuit breaker "${breaker}" timed out after ${timeoutMs} ms`)
+    this.name = 'CallTimeoutError'
+    this.breaker = breaker
+    this.timeoutMs = timeoutMs
+  }
+}
+
+/** Asked for a breaker by a name that was never registered. */
+export class UnknownBreakerError extends Error {
+  readonly code = ErrorCodes.UNKNOWN_BREAKER
+  readonly breaker: string
+
+  constructor (breaker: string, known: Iterable<string>) {
+    super(`no circuit breaker is named ${JSON.stringify(breaker)}; known: ${[...known].join(', ')}`)
+    this.name = 'UnknownBreakerError'
+    this.breaker = breaker
+  }
+}
+
+/** A per-key breaker was asked for with a key that cannot name one. */
+export class InvalidKeyError extends TypeError {
+  readonly code = ErrorCodes.INVALID_KEY
+  readonly key: unknown
+
+  constructor (key: unknown) {
+    super(`a breaker key must be a string of 1 to 256 characters, got ${describe(key)}`)
+    this.name = 'InvalidKeyError'
+    this.key = key
   }
 }
 

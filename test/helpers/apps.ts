@@ -2,7 +2,9 @@ import Fastify, { type FastifyInstance } from 'fastify'
 
 import { buildApp } from '../../app.ts'
 import { loadConfig } from '../../config.ts'
-import circuitBreaker, { type BreakerOptions } from '../../plugins/circuit-breaker/index.ts'
+import circuitBreaker, {
+  type CircuitBreakerPluginOptions,
+} from '../../plugins/circuit-breaker/index.ts'
 import { logCapture, type LogLine } from './logs.ts'
 
 interface TestContext {
@@ -12,7 +14,7 @@ interface TestContext {
 /** A bare Fastify app with only the plugin, closed when the test ends. */
 export async function pluginApp (
   t: TestContext,
-  options: BreakerOptions = {}
+  options: CircuitBreakerPluginOptions = {}
 ): Promise<{ app: FastifyInstance, logs: LogLine[] }> {
   const { stream, lines } = logCapture()
   const app = Fastify({ logger: { level: 'info', stream } })

@@ -7,7 +7,7 @@ const invalid: Array<[string, Record<string, unknown>, string]> = [
   ['threshold', { threshold: 0 }, 'must be an integer of at least 1, got 0'],
   ['threshold', { threshold: 2.5 }, 'must be an integer of at least 1, got 2.5'],
   ['threshold', { threshold: '3' }, 'must be an integer of at least 1, got "3"'],
-  ['halfOpenAfter', { halfOpenAfter: -1 }, 'must be a number of milliseconds, 0 or more, got -1'],
+  ['halfOpenAfter', { halfOpenAfter: -1 }, '0 or more, or { initial, max, factor }, got -1'],
   ['halfOpenAfter', { halfOpenAfter: Infinity }, 'got Infinity'],
   ['halfOpenAfter', { halfOpenAfter: [] }, 'got an array'],
   ['name', { name: '' }, 'got ""'],

@@ -1,0 +1,27 @@
+import type { IDefaultPolicyContext } from 'cockatiel'
+
+import { CallTimeoutError } from './errors.ts'
+
+type Call<T> = (context: IDefaultPolicyContext) => PromiseLike<T> | T
+
+/**
+ * Bounds `fn` to `timeoutMs`. The function gets a signal that aborts at the deadline (or
+ * when the caller's own signal does), and the call rejects at the deadline even if the
+ * function ignores that signal.
+ */
+export function withTimeout<T> (fn: Call<T>, timeoutMs: number, breaker: string): Call<T> {
+  return (context) => {
+    const deadline = new AbortController()
+    const signal = AbortSignal.any([context.signal, deadline.signal])
+    const timedOut = Promise.withResolvers<never>()
+
+    const timer = setTimeout(() => {
+      const error = new CallTimeoutError(breaker, timeoutMs)
+      deadline.abort(error)
+      timedOut.reject(error)
+    }, timeoutMs)
+
+    const call = Promise.resolve().then(() => fn({ signal }))
+    return Promise.race([call, timedOut.promise]).finally(() => clearTimeout(timer))
+  }
+}
