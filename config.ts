@@ -11,7 +11,18 @@ export interface Config {
   /** Share of simulated dependency calls that fail, from 0 to 1. */
   FAILURE_RATE: number
   LOG_LEVEL: string
+  /** The service `GET /unstable` calls instead of the simulation, when set. */
+  UPSTREAM_URL?: string
+  /** Milliseconds a call to the upstream may take, answer and body included. */
+  UPSTREAM_TIMEOUT_MS: number
 }
+
+// env-schema's ajv loads no formats, so `format: 'uri'` is unknown there. This one is ours,
+// named so that a refusal reads `must match format "absolute http(s) URL"`.
+const HTTP_URL_FORMAT = 'absolute http(s) URL'
+
+// Node's timers, which enforce the timeout, cannot wait longer than this.
+const LONGEST_TIMER_MS = 2_147_483_647
 
 const schema = {
   type: 'object',
@@ -26,10 +37,21 @@ const schema = {
       enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
       default: 'info',
     },
+    UPSTREAM_URL: { type: 'string', format: HTTP_URL_FORMAT },
+    UPSTREAM_TIMEOUT_MS: { type: 'integer', minimum: 1, maximum: LONGEST_TIMER_MS, default: 2000 },
   },
 } as const
 
 /** Reads the configuration; throws an error naming the variable when a value is wrong. */
 export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
-  return envSchema<Config>({ schema, data: env })
+  return envSchema<Config>({
+    schema,
+    data: env,
+    ajv: { customOptions: (ajv) => ajv.addFormat(HTTP_URL_FORMAT, isHttpUrl) },
+  })
+}
+
+function isHttpUrl (value: string): boolean {
+  const protocol = URL.parse(value)?.protocol
+  return protocol === 'http:' || protocol === 'https:'
 }

@@ -10,6 +10,7 @@ t.test('defaults match the original design', async (t) => {
     RESET_TIMEOUT: 10,
     FAILURE_RATE: 0.5,
     LOG_LEVEL: 'info',
+    UPSTREAM_TIMEOUT_MS: 2000,
   })
 })
 
@@ -17,6 +18,21 @@ t.test('values are read from the environment, fractions of a second allowed', as
   t.match(loadConfig({ PORT: '8080', FAIL_MAX: '5', RESET_TIMEOUT: '0.25', FAILURE_RATE: '1' }), {
     PORT: 8080, FAIL_MAX: 5, RESET_TIMEOUT: 0.25, FAILURE_RATE: 1,
   })
+})
+
+t.test('an upstream is an absolute http(s) URL, with a timeout in milliseconds', async (t) => {
+  const config = loadConfig({
+    UPSTREAM_URL: 'https://prices.internal:8443/v1/prices?currency=eur',
+    UPSTREAM_TIMEOUT_MS: '250',
+  })
+
+  t.match(config, {
+    UPSTREAM_URL: 'https://prices.internal:8443/v1/prices?currency=eur',
+    UPSTREAM_TIMEOUT_MS: 250,
+  })
+
+  const ipv6 = 'http://[::1]:8080/'
+  t.match(loadConfig({ UPSTREAM_URL: ipv6 }), { UPSTREAM_URL: ipv6 })
 })
 
 const invalid: Array<[string, string]> = [
@@ -28,6 +44,13 @@ const invalid: Array<[string, string]> = [
   ['RESET_TIMEOUT', 'soon'],
   ['FAILURE_RATE', '1.5'],
   ['LOG_LEVEL', 'loud'],
+  ['UPSTREAM_URL', 'localhost:8080'],
+  ['UPSTREAM_URL', '/prices'],
+  ['UPSTREAM_URL', 'ftp://prices.internal/'],
+  ['UPSTREAM_URL', 'http://'],
+  ['UPSTREAM_TIMEOUT_MS', '0'],
+  ['UPSTREAM_TIMEOUT_MS', '1.5'],
+  ['UPSTREAM_TIMEOUT_MS', '2147483648'],
 ]
 
 for (const [variable, value] of invalid) {
