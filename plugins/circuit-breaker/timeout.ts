@@ -21,7 +21,12 @@ export function withTimeout<T> (fn: Call<T>, timeoutMs: number, breaker: string)
       timedOut.reject(error)
     }, timeoutMs)
 
-    const call = Promise.resolve().then(() => fn({ signal }))
-    return Promise.race([call, timedOut.promise]).finally(() => clearTimeout(timer))
+    // Called synchronously, as cockatiel calls it, so the function sees its signal at once.
+    try {
+      return Promise.race([fn({ signal }), timedOut.promise]).finally(() => clearTimeout(timer))
+    } catch (error) {
+      clearTimeout(timer)
+      throw error
+    }
   }
 }

@@ -1,0 +1,195 @@
+import t from 'tap'
+
+import { pluginApp } from '../helpers/apps.ts'
+import { fakeClock } from '../helpers/clock.ts'
+
+const fail = (): never => { throw new Error('dependency down') }
+const succeed = (): string => 'ok'
+
+async function outcomes (
+  execute: (fn: () => unknown) => Promise<unknown>,
+  pattern: string
+): Promise<void> {
+  for (const outcome of pattern) {
+    await execute(outcome === 'x' ? fail : succeed).catch(() => {})
+  }
+}
+
+t.test('count policy: opens when the failure ratio of the last N calls passes it', async (t) => {
+  const { app } = await pluginApp(t, {
+    policy: { kind: 'count', threshold: 0.5, size: 4, minimumNumberOfCalls: 4 },
+  })
+  const breaker = app.circuitBreaker
+  const execute = (fn: () => unknown) => breaker.execute(fn)
+
+  await outcomes(execute, 'oxx')
+  t.equal(breaker.snapshot().state, 'closed', 'fewer calls than the minimum never open it')
+
+  await outcomes(execute, 'x')
+  t.equal(breaker.snapshot().state, 'open', '3 of 4 failed: over half')
+})
+
+t.test('count policy: half of the last calls failing is not more than half', async (t) => {
+  const { app } = await pluginApp(t, { policy: { kind: 'count', threshold: 0.5, size: 4 } })
+  const execute = (fn: () => unknown) => app.circuitBreaker.execute(fn)
+
+  await outcomes(execute, 'xoxox')
+  t.equal(app.circuitBreaker.snapshot().state, 'closed', 'the last 4 are o x o x: not over half')
+  await outcomes(execute, 'x')
+  t.equal(app.circuitBreaker.snapshot().state, 'open', 'the window slid: x o x x')
+})
+
+t.test('sampling policy: a failure ratio over a time window, with a minimum rate', async (t) => {
+  const clock = fakeClock(t)
+  const { app } = await pluginApp(t, {
+    policy: { kind: 'sampling', threshold: 0.5, duration: 10_000, minimumRps: 1 },
+  })
+  const breaker = app.circuitBreaker
+  const execute = (fn: () => unknown) => breaker.execute(fn)
+
+  await outcomes(execute, 'oxxxxxxxx')
+  t.equal(breaker.snapshot().state, 'closed', '9 calls in 10 s is below 1 call a second')
+
+  await outcomes(execute, 'x')
+  t.equal(breaker.snapshot().state, 'open', 'the 10th call meets the rate: 9 of 10 failed')
+
+  clock.tick(10_000)
+  await outcomes(execute, 'o')
+  t.equal(breaker.snapshot().state, 'closed', 'a successful trial closes it and clears the window')
+  await outcomes(execute, 'xxxxxxxx')
+  t.equal(breaker.snapshot().state, 'closed', 'old failures were forgotten: 8 of 9 is too few')
+})
+
+t.test('sampling policy: failures that slide out of the window no longer count', async (t) => {
+  const clock = fakeClock(t)
+  const { app } = await pluginApp(t, {
+    policy: { kind: 'sampling', threshold: 0.5, duration: 5_000, minimumRps: 1 },
+  })
+  const execute = (fn: () => unknown) => app.circuitBreaker.execute(fn)
+
+  await outcomes(execute, 'xxxx')
+  for (let second = 0; second < 5; second++) {
+    clock.tick(1_000)
+    await outcomes(execute, 'o')
+  }
+  await outcomes(execute, 'x')
+
+  t.equal(app.circuitBreaker.snapshot().state, 'closed', 'the first four failures slid out')
+})
+
+t.test('exponential open period: grows with each failed trial, capped, reset on close', async (t) => {
+  const clock = fakeClock(t)
+  const { app } = await pluginApp(t, {
+    threshold: 1,
+    halfOpenAfter: { initial: 1_000, max: 5_000, factor: 3 },
+  })
+  const breaker = app.circuitBreaker
+  const openPeriod = () => {
+    const { openedAt, nextTrialAt } = breaker.snapshot()
+    return (nextTrialAt ?? 0) - (openedAt ?? 0)
+  }
+
+  await t.rejects(breaker.execute(fail))
+  const periods = [openPeriod()]
+  for (let trial = 0; trial < 3; trial++) {
+    clock.tick(openPeriod())
+    await t.rejects(breaker.execute(fail), { message: 'dependency down' })
+    periods.push(openPeriod())
+  }
+  t.same(periods, [1_000, 3_000, 5_000, 5_000])
+
+  clock.tick(openPeriod())
+  await breaker.execute(succeed)
+  await t.rejects(breaker.execute(fail))
+  t.equal(openPeriod(), 1_000, 'a new outage starts from the initial period again')
+})
+
+t.test('half-open sampling: admits N trials, closes when few enough fail', async (t) => {
+  const clock = fakeClock(t)
+  const { app } = await pluginApp(t, {
+    threshold: 1,
+    halfOpenAfter: 1_000,
+    halfOpenSampling: { calls: 3, threshold: 0.4 },
+  })
+  const breaker = app.circuitBreaker
+  await t.rejects(breaker.execute(fail))
+  clock.tick(1_000)
+
+  const trials = [Promise.withResolvers<string>(), Promise.withResolvers<string>(),
+    Promise.withResolvers<string>()]
+  const admitted = trials.map((trial) => breaker.execute(() => trial.promise))
+  await t.rejects(breaker.execute(succeed), { code: 'FST_BREAKER_CIRCUIT_OPEN' },
+    'a fourth call is rejected while three trials are in flight')
+
+  trials[0]!.reject(new Error('one bad trial'))
+  trials[1]!.resolve('ok')
+  trials[2]!.resolve('ok')
+  await Promise.allSettled(admitted)
+
+  t.equal(breaker.snapshot().state, 'closed', '1 of 3 failed: within the 40% allowed')
+})
+
+t.test('half-open sampling: reopens as soon as too many trials fail', async (t) => {
+  const clock = fakeClock(t)
+  const { app } = await pluginApp(t, {
+    threshold: 1,
+    halfOpenAfter: 1_000,
+    halfOpenSampling: { calls: 3, threshold: 0.4 },
+  })
+  const breaker = app.circuitBreaker
+  await t.rejects(breaker.execute(fail))
+  clock.tick(1_000)
+
+  await t.rejects(breaker.execute(fail))
+  t.equal(breaker.snapshot().state, 'half-open', 'one failure of three is allowed')
+  await t.rejects(breaker.execute(fail))
+  t.equal(breaker.snapshot().state, 'open', 'the second is not')
+})
+
+t.test('timeout: a slow call fails with 504 even if it ignores its signal', async (t) => {
+  const { app } = await pluginApp(t, { threshold: 1, timeout: 20 })
+  let sawAbort: unknown
+
+  const call = app.circuitBreaker.execute(({ signal }) => {
+    signal.addEventListener('abort', () => { sawAbort = signal.reason })
+    return new Promise<string>(() => {})
+  })
+
+  await t.rejects(call, {
+    name: 'CallTimeoutError',
+    code: 'FST_BREAKER_CALL_TIMEOUT',
+    statusCode: 504,
+    breaker: 'default',
+    timeoutMs: 20,
+  })
+  t.match(sawAbort, { code: 'FST_BREAKER_CALL_TIMEOUT' }, 'the function was told to stop')
+  t.equal(app.circuitBreaker.snapshot().state, 'open', 'the timeout counted as a failure')
+})
+
+t.test('timeout: a call that throws at once fails as it is', async (t) => {
+  const { app } = await pluginApp(t, { timeout: 60_000 })
+
+  await t.rejects(app.circuitBreaker.execute(fail), { message: 'dependency down' })
+  t.notOk(process.getActiveResourcesInfo().includes('Timeout'), 'its timer was cleared')
+})
+
+t.test('timeout: a fast call is unaffected and leaves no timer behind', async (t) => {
+  const { app } = await pluginApp(t, { timeout: 60_000 })
+
+  t.equal(await app.circuitBreaker.execute(succeed), 'ok')
+  await t.rejects(app.circuitBreaker.execute(async () => fail()), { message: 'dependency down' })
+
+  t.notOk(process.getActiveResourcesInfo().includes('Timeout'), 'both timers were cleared')
+})
+
+t.test('timeout: the caller’s own signal reaches the function too', async (t) => {
+  const { app } = await pluginApp(t, { timeout: 60_000 })
+  const caller = new AbortController()
+
+  const call = app.circuitBreaker.execute(({ signal }) => new Promise((_resolve, reject) => {
+    signal.addEventListener('abort', () => reject(signal.reason))
+  }), caller.signal)
+  caller.abort(new Error('client went away'))
+
+  await t.rejects(call, { message: 'client went away' })
+})
