@@ -57,8 +57,10 @@ function firstOpenPeriodMs (halfOpenAfter: ResolvedBreakerOptions['halfOpenAfter
   return typeof halfOpenAfter === 'number' ? halfOpenAfter : halfOpenAfter.initial
 }
 
-/** Settles an abandoned trial as a failure, whatever the failure rule says. */
+// Outcomes of calls whose caller went away, which the failure rule never sees: an
+// abandoned trial is a failure (it must not close the circuit), any other is no verdict.
 const abandonedTrial = Symbol('abandoned trial')
+const abandonedCall = Symbol('abandoned call')
 const noop = (): void => {}
 
 /**
@@ -95,7 +97,8 @@ export class CircuitBreaker extends CircuitBreakerPolicy {
         halfOpenAfter: recordDurations(createOpenDurations(settings.halfOpenAfter), openDuration),
         halfOpenSampling: settings.halfOpenSampling,
       },
-      new ExecuteWrapper((error) => error === abandonedTrial || isFailure(error))
+      new ExecuteWrapper((error) => error === abandonedTrial ||
+        (error !== abandonedCall && isFailure(error)))
     )
 
     this.name = settings.name
@@ -150,7 +153,7 @@ export class CircuitBreaker extends CircuitBreakerPolicy {
     return {
       succeed: () => outcome.resolve(),
       fail: (error) => outcome.reject(error),
-      abandon: () => outcome.reject(wasTrial ? abandonedTrial : undefined),
+      abandon: () => outcome.reject(wasTrial ? abandonedTrial : abandonedCall),
     }
   }
 
