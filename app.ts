@@ -3,11 +3,14 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 
 import type { Config } from './config.ts'
 import { simulatedDependency } from './dependencies/simulated.ts'
+import { Upstream } from './dependencies/upstream.ts'
 import circuitBreaker from './plugins/circuit-breaker/index.ts'
 import errorReplies from './plugins/error-replies.ts'
 import circuitBreakerRoute from './routes/circuitbreaker.ts'
 import rootRoute from './routes/root.ts'
-import unstableRoute from './routes/unstable.ts'
+import unstableRoute, { type Dependency } from './routes/unstable.ts'
+
+const PLAIN_TEXT = 'text/plain; charset=utf-8'
 
 export interface AppOptions {
   config: Config
@@ -30,10 +33,22 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   })
 
   await app.register(rootRoute)
-  await app.register(unstableRoute, {
-    dependency: simulatedDependency(config.FAILURE_RATE, options.random),
-  })
+  await app.register(unstableRoute, { dependency: chooseDependency(app, options) })
   await app.register(circuitBreakerRoute)
 
   return app
+}
+
+/** The upstream service when `UPSTREAM_URL` is set, else the simulated dependency. */
+function chooseDependency (app: FastifyInstance, options: AppOptions): Dependency {
+  const { config } = options
+
+  if (config.UPSTREAM_URL === undefined) {
+    const simulated = simulatedDependency(config.FAILURE_RATE, options.random)
+    return async () => ({ status: 200, contentType: PLAIN_TEXT, body: await simulated() })
+  }
+
+  const upstream = new Upstream(config.UPSTREAM_URL, config.UPSTREAM_TIMEOUT_MS)
+  app.addHook('onClose', () => upstream.close())
+  return (signal) => upstream.get(signal)
 }

@@ -1,13 +1,24 @@
 import type { FastifyInstance } from 'fastify'
 
+/** What the route relays to the client: the dependency's status, content type and body. */
+export interface DependencyAnswer {
+  status: number
+  /** Left to Fastify's default for the body when `undefined`. */
+  contentType: string | undefined
+  body: string | Buffer
+}
+
+/** The unreliable dependency: resolves with the answer to relay, or throws. */
+export type Dependency = (signal: AbortSignal) => Promise<DependencyAnswer>
+
 export interface UnstableRouteOptions {
-  /** The unreliable dependency; it resolves with the text to answer or throws. */
-  dependency: () => Promise<string>
+  dependency: Dependency
 }
 
 /**
- * Calls the dependency through the circuit breaker. Failures and open-circuit rejections
- * are turned into JSON replies by the service's error handler.
+ * Calls the dependency through the circuit breaker, which may abort it through `signal`.
+ * Failures and open-circuit rejections are turned into JSON replies by the service's
+ * error handler.
  */
 export default async function unstableRoute (
   app: FastifyInstance,
@@ -16,7 +27,9 @@ export default async function unstableRoute (
   const { dependency } = options
 
   app.get('/unstable', async (_request, reply) => {
-    const text = await app.circuitBreaker.execute(() => dependency())
-    return reply.type('text/plain; charset=utf-8').send(text)
+    const answer = await app.circuitBreaker.execute(({ signal }) => dependency(signal))
+
+    if (answer.contentType !== undefined) reply.type(answer.contentType)
+    return reply.code(answer.status).send(answer.body)
   })
 }
