@@ -7,6 +7,7 @@ import { Upstream } from './dependencies/upstream.ts'
 import circuitBreaker from './plugins/circuit-breaker/index.ts'
 import errorReplies from './plugins/error-replies.ts'
 import circuitBreakerRoute from './routes/circuitbreaker.ts'
+import circuitBreakersRoute from './routes/circuitbreakers.ts'
 import rootRoute from './routes/root.ts'
 import unstableRoute, { type Dependency } from './routes/unstable.ts'
 
@@ -35,6 +36,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   await app.register(rootRoute)
   await app.register(unstableRoute, { dependency: chooseDependency(app, options) })
   await app.register(circuitBreakerRoute)
+  await app.register(circuitBreakersRoute)
 
   return app
 }
