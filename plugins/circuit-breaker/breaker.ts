@@ -78,17 +78,21 @@ export class CircuitBreaker extends CircuitBreakerPolicy {
   readonly #outcomes: OutcomeGate
   readonly #openDuration: { ms: number }
   readonly #transitionEmitter = new EventEmitter<CircuitTransition>()
+  readonly #rejectionEmitter = new EventEmitter<CircuitOpenError>()
   #trialsAdmitted = 0
   #openedAt = 0
   #lastState: CircuitStateName = 'closed'
   #lastFailure: unknown
   #pendingReason: string | undefined
+  #resetting = false
 
   /** Fired once for every change of state, after the change. */
   readonly onTransition = this.#transitionEmitter.addListener
+  /** Fired for every call the circuit turned away, with the error it answered. */
+  readonly onReject = this.#rejectionEmitter.addListener
 
   constructor (settings: ResolvedBreakerOptions) {
-    const outcomes = new OutcomeGate(createDecider(settings.policy))
+    const outcomes = new OutcomeGate(() => createDecider(settings.policy))
     const openDuration = { ms: 0 }
     const isFailure = settings.isFailure
     super(
@@ -129,7 +133,7 @@ export class CircuitBreaker extends CircuitBreakerPolicy {
     signal?: AbortSignal
   ): Promise<T> {
     const rejection = this.admissionError()
-    if (rejection !== undefined) return Promise.reject(rejection)
+    if (rejection !== undefined) return Promise.reject(this.#rejected(rejection))
 
     const { timeout } = this.settings
     const call = super.execute(timeout === undefined ? fn : withTimeout(fn, timeout, this.name),
@@ -145,7 +149,7 @@ export class CircuitBreaker extends CircuitBreakerPolicy {
    */
   begin (): PendingCall | CircuitOpenError {
     const rejection = this.admissionError()
-    if (rejection !== undefined) return rejection
+    if (rejection !== undefined) return this.#rejected(rejection)
 
     const outcome = Promise.withResolvers<void>()
     this.execute(() => outcome.promise).catch(noop)
@@ -198,6 +202,26 @@ export class CircuitBreaker extends CircuitBreakerPolicy {
     }
   }
 
+  /**
+   * Closes the circuit and forgets every outcome, as if the breaker were new. A circuit
+   * held open by `isolate()` stays held: release it first.
+   */
+  reset (): void {
+    const from = this.#lastState
+    if (from === 'isolated') return
+
+    this.#outcomes.reset()
+    if (from === 'closed') return
+
+    // cockatiel has no reset; an isolation released at once closes the circuit from any
+    // state. Its passing through "isolated" is not a transition anyone should see.
+    this.#resetting = true
+    super.isolate().dispose()
+    this.#resetting = false
+    this.#lastState = 'closed'
+    this.#transitionEmitter.emit({ breaker: this.name, from, to: 'closed', reason: 'reset by hand' })
+  }
+
   snapshot (): CircuitSnapshot {
     const state = STATE_NAMES[this.state]
     const hasOpened = state === 'open' || state === 'half-open'
@@ -210,7 +234,14 @@ export class CircuitBreaker extends CircuitBreakerPolicy {
     }
   }
 
+  #rejected (error: CircuitOpenError): CircuitOpenError {
+    this.#rejectionEmitter.emit(error)
+    return error
+  }
+
   #emitTransition (to: CircuitStateName): void {
+    if (this.#resetting) return
+
     const from = this.#lastState
     this.#lastState = to
     const transition: CircuitTransition = { breaker: this.name, from, to, reason: '' }

@@ -13,10 +13,12 @@ export class OutcomeGate implements IBreaker {
   consecutiveFailures = 0
   /** Set by the owning policy, which exists only after this gate does. */
   readCircuitState!: () => CircuitState
-  readonly #breaker: IBreaker
+  readonly #createBreaker: () => IBreaker
+  #breaker: IBreaker
 
-  constructor (breaker: IBreaker) {
-    this.#breaker = breaker
+  constructor (createBreaker: () => IBreaker) {
+    this.#createBreaker = createBreaker
+    this.#breaker = createBreaker()
   }
 
   /** The deciding breaker's state, which cockatiel's `toJSON()` saves. */
@@ -36,5 +38,11 @@ export class OutcomeGate implements IBreaker {
 
     this.consecutiveFailures++
     return this.#breaker.failure(startedIn)
+  }
+
+  /** Forgets every outcome seen, as a newly built breaker would. */
+  reset (): void {
+    this.#breaker = this.#createBreaker()
+    this.consecutiveFailures = 0
   }
 }

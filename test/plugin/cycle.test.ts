@@ -243,3 +243,66 @@ t.test('toJSON() saves the state as cockatiel does, with the failure count', asy
 
   t.same(app.circuitBreaker.toJSON(), { ownState: { value: 0 }, breakerState: 2 })
 })
+
+t.test('reset() closes an open circuit and forgets its failures, logged once', async (t) => {
+  fakeClock(t)
+  const { app, logs } = await pluginApp(t, { threshold: 2 })
+  const breaker = app.circuitBreaker
+  await t.rejects(breaker.execute(fail))
+  await t.rejects(breaker.execute(fail))
+
+  breaker.reset()
+
+  t.same(breaker.snapshot(), {
+    name: 'default', state: 'closed', consecutiveFailures: 0, openedAt: null, nextTrialAt: null,
+  })
+  t.equal(await breaker.execute(succeed), 'ok')
+  t.match(logs.filter((line) => 'to' in line), [
+    { from: 'closed', to: 'open' },
+    { from: 'open', to: 'closed', reason: 'reset by hand', msg: 'circuit closed' },
+  ])
+  t.equal(logs.filter((line) => 'to' in line).length, 2, 'no passing through "isolated"')
+})
+
+t.test('reset() of a closed circuit clears its count; of an isolated one, nothing', async (t) => {
+  const { app } = await pluginApp(t, { threshold: 2 })
+  const breaker = app.circuitBreaker
+
+  await t.rejects(breaker.execute(fail))
+  breaker.reset()
+  await t.rejects(breaker.execute(fail))
+  t.match(breaker.snapshot(), { state: 'closed', consecutiveFailures: 1 }, 'counting restarted')
+
+  const held = breaker.isolate()
+  breaker.reset()
+  t.equal(breaker.snapshot().state, 'isolated', 'an isolation is only ended by its release')
+  held.dispose()
+})
+
+t.test('reset() during a trial: the trial’s late outcome changes nothing', async (t) => {
+  const clock = fakeClock(t)
+  const { app } = await pluginApp(t, { threshold: 1, halfOpenAfter: 1_000 })
+  const breaker = app.circuitBreaker
+  await t.rejects(breaker.execute(fail))
+  clock.tick(1_000)
+  const trial = Promise.withResolvers<string>()
+  const trialCall = breaker.execute(() => trial.promise)
+
+  breaker.reset()
+  trial.reject(new Error('late'))
+  await t.rejects(trialCall)
+
+  t.match(breaker.snapshot(), { state: 'closed', consecutiveFailures: 0 })
+})
+
+t.test('onReject tells of every call turned away', async (t) => {
+  const { app } = await pluginApp(t, { threshold: 1 })
+  const rejected: string[] = []
+  app.circuitBreaker.onReject((error) => rejected.push(error.code))
+
+  await t.rejects(app.circuitBreaker.execute(fail))
+  await t.rejects(app.circuitBreaker.execute(succeed))
+  t.ok(app.circuitBreaker.begin() instanceof Error)
+
+  t.same(rejected, ['FST_BREAKER_CIRCUIT_OPEN', 'FST_BREAKER_CIRCUIT_OPEN'])
+})
