@@ -15,6 +15,15 @@ export interface Config {
   UPSTREAM_URL?: string
   /** Milliseconds a call to the upstream may take, answer and body included. */
   UPSTREAM_TIMEOUT_MS: number
+  /** Bearer token that unlocks manual control; unset turns manual control off. */
+  ADMIN_TOKEN?: string
+  /** Transitions and manual actions kept for `GET /circuitbreakers/events`. */
+  EVENT_HISTORY_SIZE: number
+}
+
+export interface ConfigSources {
+  /** A dotenv file to read too; the environment wins over it. Default: none. */
+  envFile?: string
 }
 
 // env-schema's ajv loads no formats, so `format: 'uri'` is unknown there. This one is ours,
@@ -39,14 +48,25 @@ const schema = {
     },
     UPSTREAM_URL: { type: 'string', format: HTTP_URL_FORMAT },
     UPSTREAM_TIMEOUT_MS: { type: 'integer', minimum: 1, maximum: LONGEST_TIMER_MS, default: 2000 },
+    // Long enough that guessing it is hopeless; a typo'd short token fails at start.
+    ADMIN_TOKEN: { type: 'string', minLength: 16 },
+    EVENT_HISTORY_SIZE: { type: 'integer', minimum: 1, maximum: 100_000, default: 200 },
   },
 } as const
 
-/** Reads the configuration; throws an error naming the variable when a value is wrong. */
-export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
+/**
+ * Reads the configuration from `env` alone (and `envFile`, when given), so tests stay
+ * apart from the real environment. Throws an error naming the variable when one is wrong.
+ */
+export function loadConfig (
+  env: Record<string, string | undefined> = process.env,
+  sources: ConfigSources = {}
+): Config {
   return envSchema<Config>({
     schema,
     data: env,
+    env: false,
+    dotenv: sources.envFile === undefined ? false : { path: sources.envFile },
     ajv: { customOptions: (ajv) => ajv.addFormat(HTTP_URL_FORMAT, isHttpUrl) },
   })
 }

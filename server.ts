@@ -5,7 +5,7 @@ import { loadConfig, type Config } from './config.ts'
 
 let config: Config
 try {
-  config = loadConfig()
+  config = loadConfig(process.env, { envFile: '.env' })
 } catch (error) {
   console.error(`Invalid configuration: ${(error as Error).message}`)
   process.exit(1)

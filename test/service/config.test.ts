@@ -11,7 +11,27 @@ t.test('defaults match the original design', async (t) => {
     FAILURE_RATE: 0.5,
     LOG_LEVEL: 'info',
     UPSTREAM_TIMEOUT_MS: 2000,
+    EVENT_HISTORY_SIZE: 200,
   })
+})
+
+t.test('a dotenv file is read too, and the environment wins over it', async (t) => {
+  const dir = t.testdir({ '.env': 'FAIL_MAX=7\nFAILURE_RATE=0.1\n' })
+
+  const config = loadConfig({ FAILURE_RATE: '0.9' }, { envFile: `${dir}/.env` })
+
+  t.match(config, { FAIL_MAX: 7, FAILURE_RATE: 0.9 })
+})
+
+t.test('a missing dotenv file is no error', async (t) => {
+  t.match(loadConfig({}, { envFile: `${t.testdirName}/nowhere/.env` }), { FAIL_MAX: 3 })
+})
+
+t.test('only the given environment is read', async (t) => {
+  process.env.FAIL_MAX = '9'
+  t.teardown(() => { delete process.env.FAIL_MAX })
+
+  t.match(loadConfig({}), { FAIL_MAX: 3 })
 })
 
 t.test('values are read from the environment, fractions of a second allowed', async (t) => {
@@ -51,6 +71,8 @@ const invalid: Array<[string, string]> = [
   ['UPSTREAM_TIMEOUT_MS', '0'],
   ['UPSTREAM_TIMEOUT_MS', '1.5'],
   ['UPSTREAM_TIMEOUT_MS', '2147483648'],
+  ['ADMIN_TOKEN', 'short'],
+  ['EVENT_HISTORY_SIZE', '0'],
 ]
 
 for (const [variable, value] of invalid) {
