@@ -7,16 +7,20 @@ import { KeyedBreakers, type KeyedLimits } from './keyed.ts'
 import type { ResolvedBreakerOptions } from './options.ts'
 import { logTransitions } from './transition-log.ts'
 
+/** Called for each breaker; what it returns is disposed when the breaker is dropped. */
+export type BreakerListener = (breaker: CircuitBreaker) => IDisposable | undefined
+
 /**
  * Every breaker of an app, by name: `app.circuitBreakers.get('payments')`. Each one
- * logs its transitions; `close()` stops that when the app closes.
+ * logs its transitions. Subscriptions made through `onCreate` end with their breaker,
+ * so per-key breakers that come and go leave nothing behind.
  */
 export class BreakerRegistry {
   readonly #named = new Map<string, CircuitBreaker>()
   readonly #keyed = new Map<string, KeyedBreakers>()
-  readonly #logging = new Map<CircuitBreaker, IDisposable>()
+  readonly #subscriptions = new Map<CircuitBreaker, IDisposable[]>()
   readonly #log: FastifyBaseLogger
-  readonly #onCreate: Array<(breaker: CircuitBreaker) => void> = []
+  readonly #onCreate: BreakerListener[] = []
 
   constructor (log: FastifyBaseLogger) {
     this.#log = log
@@ -46,9 +50,13 @@ export class BreakerRegistry {
     for (const keyed of this.#keyed.values()) yield * keyed.breakers()
   }
 
-  /** Calls `listener` for each breaker made from now on, per-key ones included. */
-  onCreate (listener: (breaker: CircuitBreaker) => void): void {
+  /**
+   * Calls `listener` for every breaker alive now and each one made later, per-key ones
+   * included. The disposable it returns is disposed when that breaker is dropped.
+   */
+  onCreate (listener: BreakerListener): void {
     this.#onCreate.push(listener)
+    for (const breaker of this) this.#subscribe(breaker, listener)
   }
 
   add (settings: ResolvedBreakerOptions): CircuitBreaker {
@@ -72,13 +80,18 @@ export class BreakerRegistry {
 
   #make (settings: ResolvedBreakerOptions): CircuitBreaker {
     const breaker = new CircuitBreaker(settings)
-    this.#logging.set(breaker, logTransitions(breaker, this.#log))
-    for (const listener of this.#onCreate) listener(breaker)
+    this.#subscriptions.set(breaker, [logTransitions(breaker, this.#log)])
+    for (const listener of this.#onCreate) this.#subscribe(breaker, listener)
     return breaker
   }
 
+  #subscribe (breaker: CircuitBreaker, listener: BreakerListener): void {
+    const subscription = listener(breaker)
+    if (subscription !== undefined) this.#subscriptions.get(breaker)?.push(subscription)
+  }
+
   #forget (breaker: CircuitBreaker): void {
-    this.#logging.get(breaker)?.dispose()
-    this.#logging.delete(breaker)
+    for (const subscription of this.#subscriptions.get(breaker) ?? []) subscription.dispose()
+    this.#subscriptions.delete(breaker)
   }
 }
