@@ -6,8 +6,11 @@ import { simulatedDependency } from './dependencies/simulated.ts'
 import { Upstream } from './dependencies/upstream.ts'
 import circuitBreaker from './plugins/circuit-breaker/index.ts'
 import errorReplies from './plugins/error-replies.ts'
+import eventHistory from './plugins/event-history.ts'
 import circuitBreakerRoute from './routes/circuitbreaker.ts'
 import circuitBreakersRoute from './routes/circuitbreakers.ts'
+import eventsRoute from './routes/events.ts'
+import manualControlRoute from './routes/manual-control.ts'
 import rootRoute from './routes/root.ts'
 import unstableRoute, { type Dependency } from './routes/unstable.ts'
 
@@ -26,17 +29,21 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   const { config } = options
   const app = Fastify({ logger: options.logger ?? { level: config.LOG_LEVEL } })
 
+
   await app.register(sensible)
   await app.register(errorReplies)
   await app.register(circuitBreaker, {
     threshold: config.FAIL_MAX,
     halfOpenAfter: config.RESET_TIMEOUT * 1000,
   })
+  await app.register(eventHistory, { size: config.EVENT_HISTORY_SIZE })
 
   await app.register(rootRoute)
   await app.register(unstableRoute, { dependency: chooseDependency(app, options) })
   await app.register(circuitBreakerRoute)
   await app.register(circuitBreakersRoute)
+  await app.register(eventsRoute)
+  await app.register(manualControlRoute, { adminToken: config.ADMIN_TOKEN })
 
   return app
 }

@@ -1,21 +1,36 @@
-import type { CircuitBreaker } from '../plugins/circuit-breaker/index.ts'
+import type { CircuitBreaker, CircuitStateName } from '../plugins/circuit-breaker/index.ts'
 
 /** The JSON shape of one breaker's status, as both status routes answer it. */
 export const breakerStatusSchema = {
   type: 'object',
   required: ['name', 'state', 'failure_count', 'opened_at', 'next_trial_at'],
   properties: {
-    name: { type: 'string' },
-    state: { type: 'string', enum: ['closed', 'open', 'half-open', 'isolated'] },
-    failure_count: { type: 'integer', description: 'Consecutive failures' },
-    opened_at: { type: ['string', 'null'], format: 'date-time' },
-    next_trial_at: { type: ['string', 'null'], format: 'date-time' },
+    name: { type: 'string', description: 'The breaker\'s name' },
+    state: {
+      type: 'string',
+      enum: ['closed', 'open', 'half-open', 'isolated'],
+      description: 'half-open: a trial call is in flight; isolated: held open by hand',
+    },
+    failure_count: {
+      type: 'integer',
+      description: 'Consecutive failures; a success or a closing trial resets it',
+    },
+    opened_at: {
+      type: ['string', 'null'],
+      format: 'date-time',
+      description: 'When the circuit last opened, while it is open or half-open',
+    },
+    next_trial_at: {
+      type: ['string', 'null'],
+      format: 'date-time',
+      description: 'When the next call will be admitted as a trial, while it is open',
+    },
   },
 } as const
 
 export interface BreakerStatus {
   name: string
-  state: string
+  state: CircuitStateName
   failure_count: number
   opened_at: string | null
   next_trial_at: string | null
