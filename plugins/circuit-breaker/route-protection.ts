@@ -79,6 +79,10 @@ function admitTo (breaker: CircuitBreaker) {
       }, timeout)
     }
     ;(request as WithGuard)[kGuard] = guard
+    // Fastify runs onRequestAbort once, when the client leaves, and sends no onResponse
+    // after. A client that left during an earlier hook was reported before this call
+    // began: without settling it here, a trial would hold the circuit half-open for good.
+    if (request.raw.aborted) return reportAbandoned(request, done)
     done()
   }
 }
