@@ -7,6 +7,7 @@ import { Upstream } from './dependencies/upstream.ts'
 import circuitBreaker from './plugins/circuit-breaker/index.ts'
 import errorReplies from './plugins/error-replies.ts'
 import eventHistory from './plugins/event-history.ts'
+import gracefulClose from './plugins/graceful-close.ts'
 import circuitBreakerRoute from './routes/circuitbreaker.ts'
 import circuitBreakersRoute from './routes/circuitbreakers.ts'
 import eventsRoute from './routes/events.ts'
@@ -32,6 +33,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
 
   await app.register(sensible)
   await app.register(errorReplies)
+  await app.register(gracefulClose)
   await app.register(circuitBreaker, {
     threshold: config.FAIL_MAX,
     halfOpenAfter: config.RESET_TIMEOUT * 1000,

@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
+import { createServer, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 
 import t, { type Test } from 'tap'
@@ -73,4 +75,31 @@ t.test('a bad setting stops the start, naming the variable', async (t) => {
 
   t.equal(code, 1)
   t.match(stderr, /Invalid configuration: .*FAIL_MAX/)
+})
+
+t.test('SIGTERM lets a request in flight finish, then the process exits 0', async (t) => {
+  const upstreamAnswer = Promise.withResolvers<ServerResponse>()
+  const upstream = createServer((_request, response) => upstreamAnswer.resolve(response))
+  upstream.listen(0, '127.0.0.1')
+  await once(upstream, 'listening')
+  t.teardown(() => { upstream.closeAllConnections(); upstream.close() })
+  const upstreamUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/slow`
+
+  const { url, child } = await startServer(t, { UPSTREAM_URL: upstreamUrl })
+  const inFlight = fetch(`${url}/unstable`)
+  const heldResponse = await upstreamAnswer.promise
+
+  child.kill('SIGTERM')
+  const exited = once(child, 'exit')
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  t.equal(child.exitCode, null, 'still running while the request is in flight')
+  await t.rejects(fetch(`${url}/`), 'no longer accepting new requests')
+
+  heldResponse.writeHead(200, { 'content-type': 'text/plain' }).end('finished late')
+  const response = await inFlight
+  t.equal(response.status, 200)
+  t.equal(await response.text(), 'finished late')
+
+  const [code] = await exited
+  t.equal(code, 0)
 })
