@@ -8,6 +8,7 @@ import circuitBreaker from './plugins/circuit-breaker/index.ts'
 import errorReplies from './plugins/error-replies.ts'
 import eventHistory from './plugins/event-history.ts'
 import gracefulClose from './plugins/graceful-close.ts'
+import metrics from './plugins/metrics.ts'
 import circuitBreakerRoute from './routes/circuitbreaker.ts'
 import circuitBreakersRoute from './routes/circuitbreakers.ts'
 import eventsRoute from './routes/events.ts'
@@ -39,6 +40,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     halfOpenAfter: config.RESET_TIMEOUT * 1000,
   })
   await app.register(eventHistory, { size: config.EVENT_HISTORY_SIZE })
+  await app.register(metrics)
 
   await app.register(rootRoute)
   await app.register(unstableRoute, { dependency: chooseDependency(app, options) })
