@@ -46,6 +46,9 @@ export class KeyedBreakers {
     }
 
     const now = Date.now()
+    // Dropped before the lookup: an idle key asked for again must start afresh, as any
+    // dropped one does, not keep its state because no other new key came in between.
+    this.#dropIdle(now)
     const entry = this.#entries.get(key)
     if (entry !== undefined) {
       this.#entries.delete(key)
@@ -54,7 +57,6 @@ export class KeyedBreakers {
       return entry.breaker
     }
 
-    this.#dropIdle(now)
     if (this.#entries.size >= this.limits.maxKeys) this.#dropOldest()
 
     const breaker = this.#create(key)
