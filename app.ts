@@ -4,6 +4,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import type { Config } from './config.ts'
 import { simulatedDependency } from './dependencies/simulated.ts'
 import { Upstream } from './dependencies/upstream.ts'
+import apiDocs from './plugins/api-docs.ts'
 import circuitBreaker from './plugins/circuit-breaker/index.ts'
 import errorReplies from './plugins/error-replies.ts'
 import eventHistory from './plugins/event-history.ts'
@@ -31,6 +32,8 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   const { config } = options
   const app = Fastify({ logger: options.logger ?? { level: config.LOG_LEVEL } })
 
+  // First: the API docs list only the routes registered after them.
+  await app.register(apiDocs)
 
   await app.register(sensible)
   await app.register(errorReplies)

@@ -6,6 +6,18 @@ import { isCircuitOpenError } from './circuit-breaker/index.ts'
 const OPEN_CIRCUIT_BODY = { error: 'Circuit breaker is open!' } as const
 
 /**
+ * The JSON body of every error reply, for the routes' response schemas: a route that
+ * declares it for a status keeps the `{ error }` body when Fastify serializes the reply.
+ */
+export const errorReplySchema = {
+  type: 'object',
+  required: ['error'],
+  properties: {
+    error: { type: 'string', description: 'What went wrong, without internal detail' },
+  },
+} as const
+
+/**
  * The service's error replies: a JSON `{ error }` body for every failure, never a stack.
  *
  * During an outage every request is rejected by the breaker; Fastify would log each one
