@@ -10,7 +10,7 @@ import { ExecuteWrapper } from 'cockatiel/dist/common/Executor.js'
 
 import { createDecider, createOpenDurations, recordDurations } from './decider.ts'
 import { CircuitIsolatedError, CircuitOpenError, withoutStackTrace } from './errors.ts'
-import type { BreakerPolicy, ResolvedBreakerOptions } from './options.ts'
+import type { ResolvedBreakerOptions } from './options.ts'
 import { OutcomeGate } from './outcome-gate.ts'
 import { withTimeout } from './timeout.ts'
 
@@ -117,10 +117,6 @@ export class CircuitBreaker extends CircuitBreakerPolicy {
     })
     this.onHalfOpen(() => { this.#trialsAdmitted = 0 })
     this.onStateChange((state) => this.#emitTransition(STATE_NAMES[state]))
-  }
-
-  get policy (): BreakerPolicy {
-    return this.settings.policy
   }
 
   /**
@@ -248,6 +244,8 @@ export class CircuitBreaker extends CircuitBreakerPolicy {
 
     if (this.#pendingReason !== undefined) {
       transition.reason = this.#pendingReason
+    } else if (to === 'open' && this.#lastFailure === abandonedTrial) {
+      transition.reason = 'trial call abandoned by its caller'
     } else if (to === 'open') {
       transition.reason = from === 'half-open' ? 'trial call failed' : 'failure threshold reached'
       transition.error = this.#lastFailure

@@ -13,6 +13,27 @@ const invalid: Array<[string, Record<string, unknown>, string]> = [
   ['name', { name: '' }, 'got ""'],
   ['name', { name: 'has space' }, 'got "has space"'],
   ['isFailure', { isFailure: true }, 'must be a function, got true'],
+  ['policy.kind', { policy: { kind: 'random' } }, 'or "count", got "random"'],
+  ['policy.threshold', { policy: { kind: 'consecutive', threshold: 0 } }, 'got 0'],
+  ['policy.threshold', { policy: { kind: 'count', threshold: 1, size: 10 } }, 'got 1'],
+  ['policy.size', { policy: { kind: 'count', threshold: 0.5, size: 0 } }, 'got 0'],
+  ['policy.minimumNumberOfCalls',
+    { policy: { kind: 'count', threshold: 0.5, size: 5, minimumNumberOfCalls: 6 } },
+    'an integer from 1 to 5, got 6'],
+  ['policy.duration', { policy: { kind: 'sampling', threshold: 0.5, duration: 10 } }, 'got 10'],
+  ['policy.minimumRps',
+    { policy: { kind: 'sampling', threshold: 0.5, duration: 5000, minimumRps: 0 } }, 'got 0'],
+  ['policy', { policy: 'count' }, 'must be an object, got "count"'],
+  ['threshold', { threshold: 2, policy: { kind: 'consecutive', threshold: 2 } },
+    'must be left out when a policy is given, got 2'],
+  ['halfOpenAfter.initial', { halfOpenAfter: { initial: 0, max: 10 } }, 'got 0'],
+  ['halfOpenAfter.max', { halfOpenAfter: { initial: 100, max: 10 } }, 'got 10'],
+  ['halfOpenAfter.factor', { halfOpenAfter: { initial: 1, max: 10, factor: 0.5 } }, 'got 0.5'],
+  ['halfOpenSampling', { halfOpenSampling: 3 }, 'got 3'],
+  ['halfOpenSampling.calls', { halfOpenSampling: { calls: 0, threshold: 0 } }, 'got 0'],
+  ['halfOpenSampling.threshold', { halfOpenSampling: { calls: 2, threshold: 1 } }, 'got 1'],
+  ['timeout', { timeout: 0 }, 'must be a number of milliseconds above 0, got 0'],
+  ['breakers', { breakers: [] }, 'must be an object of options by name, got an array'],
   ['isFailure', { isFailure: {} }, 'must be a function, got an object'],
   ['threshold', { threshold: () => 3 }, 'got a function'],
 ]
@@ -48,6 +69,16 @@ t.test('defaults: threshold 3, halfOpenAfter 10 s, named "default"', async (t) =
 
   const error = await app.circuitBreaker.execute(() => 1).catch((e: unknown) => e)
   t.match(error, { breaker: 'default', headers: { 'retry-after': '10' } })
+})
+
+t.test('an explicit consecutive policy works as the threshold shorthand does', async (t) => {
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(circuitBreaker, { policy: { kind: 'consecutive', threshold: 1 } })
+
+  await t.rejects(app.circuitBreaker.execute(() => { throw new Error('down') }))
+  t.equal(app.circuitBreaker.snapshot().state, 'open')
+  t.same(app.circuitBreaker.settings.policy, { kind: 'consecutive', threshold: 1 })
 })
 
 t.test('a halfOpenAfter of 0 admits a trial on the very next call', async (t) => {

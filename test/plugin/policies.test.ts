@@ -193,3 +193,13 @@ t.test('timeout: the caller’s own signal reaches the function too', async (t) 
 
   await t.rejects(call, { message: 'client went away' })
 })
+
+t.test('a circuit held open with a growing period hints its first period to retry', async (t) => {
+  const { app } = await pluginApp(t, { halfOpenAfter: { initial: 4_000, max: 60_000 } })
+  app.circuitBreaker.isolate()
+
+  await t.rejects(app.circuitBreaker.execute(succeed), {
+    code: 'FST_BREAKER_CIRCUIT_ISOLATED',
+    retryAfterSeconds: 4,
+  })
+})
