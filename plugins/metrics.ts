@@ -3,7 +3,6 @@ import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 
-import { UpstreamTimeout } from '../dependencies/upstream.ts'
 import {
   ErrorCodes,
   type CircuitBreaker,
@@ -21,8 +20,13 @@ type Outcome = typeof OUTCOMES[number]
 const CALL_DURATION_BUCKETS_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
 
 const metricsSchema = {
+  summary: 'Breaker and process metrics for Prometheus',
+  tags: ['service'],
   response: {
-    200: { type: 'string', description: 'Prometheus text exposition format 0.0.4' },
+    200: {
+      description: 'Prometheus text exposition format 0.0.4',
+      content: { 'text/plain': { schema: { type: 'string' } } },
+    },
   },
 } as const
 
@@ -48,7 +52,8 @@ async function metrics (app: FastifyInstance): Promise<void> {
   // returns when a per-key breaker is dropped, and every breaker's when the app closes.
   app.circuitBreakers.onCreate((breaker) => observe(breaker, instruments))
 
-  app.get('/metrics', { schema: metricsSchema }, async (_request, reply) => {
+  // Scraped every few seconds: two info lines a scrape would drown the log.
+  app.get('/metrics', { schema: metricsSchema, logLevel: 'warn' }, async (_request, reply) => {
     reply.type(register.contentType)
     return register.metrics()
   })
@@ -145,13 +150,13 @@ function failureOutcome ({ handled, reason }: IFailureEvent): Outcome {
 }
 
 /**
- * The breaker's own deadline (its `timeout` option), or the upstream client's: the
- * service enforces `UPSTREAM_TIMEOUT_MS` in the client, not through the breaker.
+ * The breaker's own deadline (its `timeout` option), or any dependency's that says so
+ * with a 504, as the upstream client enforcing `UPSTREAM_TIMEOUT_MS` does.
  */
 function isTimeout (error: unknown): boolean {
-  if (error instanceof UpstreamTimeout) return true
-  return typeof error === 'object' && error !== null && 'code' in error &&
-    error.code === ErrorCodes.CALL_TIMEOUT
+  // Object() makes a thrown string, null or undefined something to read fields from.
+  const { code, statusCode } = Object(error) as { code?: unknown, statusCode?: unknown }
+  return code === ErrorCodes.CALL_TIMEOUT || statusCode === 504
 }
 
 function removeSeries (instruments: Instruments, breaker: string): void {

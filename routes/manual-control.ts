@@ -7,6 +7,7 @@ import type {
 } from 'fastify'
 
 import type { CircuitBreaker } from '../plugins/circuit-breaker/index.ts'
+import { errorReplySchema } from '../plugins/error-replies.ts'
 import { breakerStatus, breakerStatusSchema } from './breaker-status.ts'
 
 export interface ManualControlOptions {
@@ -15,12 +16,6 @@ export interface ManualControlOptions {
 }
 
 type Action = 'isolate' | 'release' | 'reset'
-
-const errorSchema = {
-  type: 'object',
-  required: ['error'],
-  properties: { error: { type: 'string' } },
-} as const
 
 const schema = {
   summary: 'Isolate, release or reset a breaker by hand',
@@ -46,11 +41,11 @@ const schema = {
   },
   response: {
     200: breakerStatusSchema,
-    400: errorSchema,
-    401: errorSchema,
-    403: errorSchema,
-    404: errorSchema,
-    409: errorSchema,
+    400: errorReplySchema,
+    401: errorReplySchema,
+    403: errorReplySchema,
+    404: errorReplySchema,
+    409: errorReplySchema,
   },
 } as const
 
