@@ -32,15 +32,20 @@ async function errorReplies (app: FastifyInstance): Promise<void> {
       return reply.code(503).headers(error.headers).send(OPEN_CIRCUIT_BODY)
     }
 
-    const status = error.statusCode !== undefined && error.statusCode >= 400 ? error.statusCode : 500
+    // A dependency may throw anything, `undefined` and `null` included. Reading a field of
+    // those threw here, and Fastify's fallback reply went out with the TypeError's message.
+    const thrown: Partial<FastifyError> = error ?? {}
+    const status = thrown.statusCode !== undefined && thrown.statusCode >= 400
+      ? thrown.statusCode
+      : 500
     if (status >= 500) {
       request.log.error({ err: error }, 'request failed')
     } else {
-      request.log.info({ err: { message: error.message, code: error.code } }, 'request refused')
+      request.log.info({ err: { message: thrown.message, code: thrown.code } }, 'request refused')
     }
 
-    const exposed = status < 500 || (error as { expose?: boolean }).expose === true
-    return reply.code(status).send({ error: exposed ? error.message : 'Internal Server Error' })
+    const exposed = status < 500 || (thrown as { expose?: boolean }).expose === true
+    return reply.code(status).send({ error: exposed ? thrown.message : 'Internal Server Error' })
   })
 
   app.setNotFoundHandler((request: FastifyRequest, reply: FastifyReply) => {
