@@ -51,6 +51,10 @@ const schema = {
 
 const REALM = 'Bearer realm="circuit-breakers"'
 
+// The largest valid body, {"action":"isolate"}, is 20 bytes. Fastify's default limit of
+// 1 MiB would let a token holder make the service buffer and parse a megabyte per call.
+const ACTION_BODY_LIMIT_BYTES = 1024
+
 /**
  * `POST /circuitbreakers/:name` lets an operator steer a breaker. It needs the admin
  * token; with none configured, every call is refused, so control is never open by
@@ -66,6 +70,7 @@ export default async function manualControlRoute (
   app.post<{ Params: { name: string }, Body: { action: Action } }>('/circuitbreakers/:name', {
     schema,
     onRequest: authorize,
+    bodyLimit: ACTION_BODY_LIMIT_BYTES,
   }, async (request, reply) => {
     const { name } = request.params
     const { action } = request.body
