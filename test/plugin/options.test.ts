@@ -38,6 +38,12 @@ const invalid: Array<[string, Record<string, unknown>, string]> = [
   ['threshold', { threshold: () => 3 }, 'got a function'],
 ]
 
+/** The value at a dotted option path, as the error should report it. */
+function valueAt (options: Record<string, unknown>, path: string): unknown {
+  return path.split('.').reduce<unknown>((value, key) => (value as Record<string, unknown>)[key],
+    options)
+}
+
 for (const [option, options, detail] of invalid) {
   t.test(`registration fails on ${option} ${JSON.stringify(options)}`, async (t) => {
     const app = Fastify()
@@ -50,7 +56,7 @@ for (const [option, options, detail] of invalid) {
     t.match(error, {
       code: 'FST_BREAKER_INVALID_OPTION',
       option,
-      value: options[option],
+      value: valueAt(options, option),
     })
     t.ok(error instanceof Error && error.message.startsWith(`circuit breaker option "${option}" `) &&
       error.message.endsWith(detail), `says what is wrong: ${String(error)}`)

@@ -515,7 +515,9 @@ t.test('a client that hangs up before its admission leaves no trial hanging', as
 
   t.match(app.circuitBreaker.snapshot(), { state: 'open', consecutiveFailures: 2 },
     'the trial admitted after the hang-up counted as abandoned')
-  t.match(transitions(logs).slice(-1), [{ from: 'half-open', to: 'open', reason: 'trial call failed' }])
+  t.match(transitions(logs).slice(-1), [
+    { from: 'half-open', to: 'open', reason: 'trial call abandoned by its caller' },
+  ])
 
   clock.tick(1_000)
   t.equal((await app.inject('/ok')).body, 'back', 'a new trial was admitted')
