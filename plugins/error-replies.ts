@@ -41,7 +41,7 @@ async function errorReplies (app: FastifyInstance): Promise<void> {
     if (status >= 500) {
       request.log.error({ err: error }, 'request failed')
     } else {
-      request.log.info({ err: { message: thrown.message, code: thrown.code } }, 'request refused')
+      request.log.info({ reason: thrown.message, code: thrown.code }, 'request refused')
     }
 
     const exposed = status < 500 || (thrown as { expose?: boolean }).expose === true

@@ -147,6 +147,8 @@ async function authorizer (
     keys: [adminToken],
     addHook: false,
     verifyErrorLogLevel: 'warn',
+    // HTTP auth schemes are case-insensitive: "bearer" is as good as "Bearer".
+    specCompliance: 'rfc6749',
   })
   return (request, reply, done) => {
     app.verifyBearerAuth!(request, reply, (error?: Error) => {

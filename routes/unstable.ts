@@ -68,8 +68,10 @@ export default async function unstableRoute (
 ): Promise<void> {
   const { dependency } = options
 
-  app.get('/unstable', { schema: unstableSchema }, async (_request, reply) => {
-    const answer = await app.circuitBreaker.execute(({ signal }) => dependency(signal))
+  app.get('/unstable', { schema: unstableSchema }, async (request, reply) => {
+    // request.signal aborts when the client goes away: the upstream call stops with it.
+    const answer = await app.circuitBreaker.execute(({ signal }) => dependency(signal),
+      request.signal)
 
     if (answer.contentType !== undefined) reply.type(answer.contentType)
     return reply.code(answer.status).send(answer.body)

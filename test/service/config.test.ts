@@ -34,6 +34,12 @@ t.test('only the given environment is read', async (t) => {
   t.match(loadConfig({}), { FAIL_MAX: 3 })
 })
 
+t.test('HOST takes an IP address or a host name', async (t) => {
+  for (const host of ['127.0.0.1', '::', '::1', 'localhost', 'api.internal', '0.0.0.0']) {
+    t.equal(loadConfig({ HOST: host }).HOST, host)
+  }
+})
+
 t.test('values are read from the environment, fractions of a second allowed', async (t) => {
   t.match(loadConfig({ PORT: '8080', FAIL_MAX: '5', RESET_TIMEOUT: '0.25', FAILURE_RATE: '1' }), {
     PORT: 8080, FAIL_MAX: 5, RESET_TIMEOUT: 0.25, FAILURE_RATE: 1,
@@ -72,6 +78,14 @@ const invalid: Array<[string, string]> = [
   ['UPSTREAM_TIMEOUT_MS', '1.5'],
   ['UPSTREAM_TIMEOUT_MS', '2147483648'],
   ['ADMIN_TOKEN', 'short'],
+  ['ADMIN_TOKEN', '                    '],
+  ['HOST', 'not a host!'],
+  ['HOST', ''],
+  ['FAILURE_RATE', 'Infinity'],
+  ['RESET_TIMEOUT', 'Infinity'],
+  ['FAIL_MAX', '1e400'],
+  ['UPSTREAM_TIMEOUT_MS', 'Infinity'],
+  ['EVENT_HISTORY_SIZE', '-Infinity'],
   ['EVENT_HISTORY_SIZE', '0'],
 ]
 

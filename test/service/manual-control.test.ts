@@ -87,6 +87,14 @@ t.test('without a token: 401 with WWW-Authenticate; with a wrong one too', async
   t.match((await app.inject('/circuitbreaker')).json(), { state: 'closed' }, 'nothing changed')
 })
 
+t.test('the scheme name is case-insensitive, as HTTP says', async (t) => {
+  const { app } = await serviceApp(t, { env: { ADMIN_TOKEN: TOKEN } })
+
+  const lowercase = await app.inject(act('isolate', { authorization: `bearer ${TOKEN}` }))
+
+  t.equal(lowercase.statusCode, 200)
+})
+
 t.test('with no ADMIN_TOKEN, manual control is off: 403, said once at start', async (t) => {
   const { app, logs } = await serviceApp(t)
 
