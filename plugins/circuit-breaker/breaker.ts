@@ -53,6 +53,9 @@ const STATE_NAMES: Record<CircuitState, CircuitStateName> = {
   [CircuitState.Isolated]: 'isolated',
 }
 
+/** How long a half-open trial may run when the breaker has no `timeout`. */
+export const TRIAL_DEADLINE_MS = 60_000
+
 function firstOpenPeriodMs (halfOpenAfter: ResolvedBreakerOptions['halfOpenAfter']): number {
   return typeof halfOpenAfter === 'number' ? halfOpenAfter : halfOpenAfter.initial
 }
@@ -131,7 +134,10 @@ export class CircuitBreaker extends CircuitBreakerPolicy {
     const rejection = this.admissionError()
     if (rejection !== undefined) return Promise.reject(this.#rejected(rejection))
 
-    const { timeout } = this.settings
+    // A trial must end: one that hung would hold the circuit half-open, rejecting every
+    // call, for good. Without a timeout of its own, a trial gets a generous one.
+    const isTrial = this.state !== CircuitState.Closed
+    const timeout = this.settings.timeout ?? (isTrial ? TRIAL_DEADLINE_MS : undefined)
     const call = super.execute(timeout === undefined ? fn : withTimeout(fn, timeout, this.name),
       signal)
     // cockatiel moved to half-open, or counted this call as a trial, synchronously.
@@ -215,7 +221,8 @@ export class CircuitBreaker extends CircuitBreakerPolicy {
     super.isolate().dispose()
     this.#resetting = false
     this.#lastState = 'closed'
-    this.#transitionEmitter.emit({ breaker: this.name, from, to: 'closed', reason: 'reset by hand' })
+    const reason = 'reset by hand'
+    this.#transitionEmitter.emit({ breaker: this.name, from, to: 'closed', reason })
   }
 
   snapshot (): CircuitSnapshot {

@@ -39,8 +39,12 @@ class FailedReply extends Error {
 
 /**
  * Lets a route name a breaker in its config. A request is admitted (or rejected with a
- * 503 before its handler runs) as it arrives, and its outcome is reported when the
- * reply is done: a 5xx reply, a thrown error or a timeout is a failure, 2xx-4xx a success.
+ * 503) just before its handler runs, and its outcome is reported when the reply is done:
+ * a 5xx reply, a thrown error or a timeout is a failure, 2xx-4xx a success.
+ *
+ * Admission waits for the preHandler stage, after parsing and validation: a request
+ * refused there never reached the dependency, so it must not count, and above all must
+ * not become a half-open trial whose 400 closes the circuit.
  */
 export function protectRoutes (
   app: FastifyInstance,
@@ -54,7 +58,7 @@ export function protectRoutes (
     if (wanted === undefined) return
 
     const breaker = registry.get(wanted === true ? defaultName : wanted)
-    route.onRequest = [...hooks(route.onRequest), admitTo(breaker)]
+    route.preHandler = [...hooks(route.preHandler), admitTo(breaker)]
     route.onError = [...hooks(route.onError), rememberError]
     route.onResponse = [...hooks(route.onResponse), reportOutcome]
     route.onRequestAbort = [...hooks(route.onRequestAbort), reportAbandoned]

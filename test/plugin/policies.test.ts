@@ -1,5 +1,7 @@
+import FakeTimers from '@sinonjs/fake-timers'
 import t from 'tap'
 
+import { TRIAL_DEADLINE_MS } from '../../plugins/circuit-breaker/breaker.ts'
 import { pluginApp } from '../helpers/apps.ts'
 import { fakeClock } from '../helpers/clock.ts'
 
@@ -202,4 +204,23 @@ t.test('a circuit held open with a growing period hints its first period to retr
     code: 'FST_BREAKER_CIRCUIT_ISOLATED',
     retryAfterSeconds: 4,
   })
+})
+
+t.test('a trial that never ends is cut after a minute and reopens the circuit', async (t) => {
+  const { app } = await pluginApp(t, { threshold: 1, halfOpenAfter: 1_000 })
+  const breaker = app.circuitBreaker
+  // The deadline is a real timer: this test fakes timers as well as Date, for itself only.
+  const clock = FakeTimers.install({ toFake: ['Date', 'setTimeout', 'clearTimeout'] })
+  try {
+    await t.rejects(breaker.execute(fail))
+    clock.tick(1_000)
+
+    const hung = breaker.execute(() => new Promise<never>(() => {}))
+    clock.tick(TRIAL_DEADLINE_MS)
+
+    await t.rejects(hung, { code: 'FST_BREAKER_CALL_TIMEOUT', timeoutMs: 60_000 })
+    t.equal(breaker.snapshot().state, 'open', 'the hung trial counted as a failure')
+  } finally {
+    clock.uninstall()
+  }
 })

@@ -523,3 +523,24 @@ t.test('a client that hangs up before its admission leaves no trial hanging', as
   t.equal((await app.inject('/ok')).body, 'back', 'a new trial was admitted')
   t.equal(app.circuitBreaker.snapshot().state, 'closed')
 })
+
+t.test('a request refused by validation never reached the dependency: it is no call', async (t) => {
+  const clock = fakeClock(t)
+  const { app } = await pluginApp(t, { threshold: 2, halfOpenAfter: 1_000 })
+  let handlerCalls = 0
+  app.post('/orders', {
+    config: { circuitBreaker: true },
+    schema: { body: { type: 'object', required: ['id'] } },
+  }, () => { handlerCalls++; return failing() })
+  const order = (payload: object) => app.inject({ method: 'POST', url: '/orders', payload })
+
+  await order({ id: 1 })
+  t.equal((await order({})).statusCode, 400)
+  t.equal(app.circuitBreaker.snapshot().consecutiveFailures, 1, 'the 400 reset nothing')
+
+  await order({ id: 2 })
+  clock.tick(1_000)
+  t.equal((await order({})).statusCode, 400, 'refused before admission, even when half-open due')
+  t.equal(app.circuitBreaker.snapshot().state, 'open', 'a bad request cannot close the circuit')
+  t.equal(handlerCalls, 2)
+})
