@@ -1,5 +1,10 @@
 import sensible from '@fastify/sensible'
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import Fastify, {
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyServerOptions,
+} from 'fastify'
 
 import type { Config } from './config.ts'
 import { simulatedDependency } from './dependencies/simulated.ts'
@@ -30,7 +35,16 @@ export interface AppOptions {
 /** Builds the service without listening, so tests can inject requests into it. */
 export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   const { config } = options
-  const app = Fastify({ logger: options.logger ?? { level: config.LOG_LEVEL } })
+  const app = Fastify({
+    logger: options.logger ?? { level: config.LOG_LEVEL },
+    // Per-key breaker names carry a host and port; the manual-control route takes them.
+    maxParamLength: 500,
+    // Requests Fastify refuses before routing (a malformed URL, say) answer in the
+    // service's own `{ error }` shape too.
+    frameworkErrors: (error: FastifyError, _request: unknown, reply: FastifyReply) => {
+      reply.code(error.statusCode ?? 400).send({ error: error.message })
+    },
+  })
 
   // First: the API docs list only the routes registered after them.
   await app.register(apiDocs)

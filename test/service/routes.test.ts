@@ -138,3 +138,12 @@ t.test('a client error keeps its status and message', async (t) => {
   t.equal(response.statusCode, 400)
   t.same(response.json(), { error: 'id is missing' })
 })
+
+t.test('a request Fastify refuses before routing still answers { error }', async (t) => {
+  const { app } = await serviceApp(t)
+
+  const badUrl = await app.inject('/%E0%A4%A')
+
+  t.equal(badUrl.statusCode, 400)
+  t.same(badUrl.json(), { error: "'/%E0%A4%A' is not a valid url component" })
+})
