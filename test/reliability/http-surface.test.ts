@@ -15,7 +15,7 @@ const RUNS = 300
 /**
  * Every status the service may answer, from the README and the routes. Fastify answers
  * 404, never 405, for a method a path does not have. 400 also comes from Fastify's router
- * for a malformed percent-encoding, and 414 for a path parameter over 100 characters
+ * for a malformed percent-encoding, and 414 for a path parameter over 500 characters
  * (`maxParamLength`). The docs' UI answers 302 (to `/docs/`), and 403 for a file name
  * with a NUL byte or `..\` in it; the admin route answers 403 only without ADMIN_TOKEN.
  * 504 comes only in upstream mode.
@@ -54,8 +54,7 @@ function problemWith (request: InjectOptions, response: LightMyRequestResponse):
   if (nonJson !== undefined) {
     return nonJson.test(String(contentType)) ? undefined : `content type ${String(contentType)}`
   }
-  // Fastify's router writes its own 400 and 414 with a bare `application/json`.
-  if (!/^application\/json(; charset=utf-8)?$/.test(String(contentType))) {
+  if (contentType !== JSON_TYPE) {
     return `content type ${String(contentType)} where JSON was due`
   }
   if (request.method === 'HEAD') return response.body === '' ? undefined : 'a body to HEAD'
@@ -81,7 +80,7 @@ const realPaths = [
 
 const junkSegment = fc.oneof(
   fc.webSegment(),
-  fc.constantFrom('%zz', '%', '..', '.', '%00', '%2F', '%C0%AF', 'default', 'events', 'x'.repeat(101)),
+  fc.constantFrom('%zz', '%', '..', '.', '%00', '%2F', '%C0%AF', 'default', 'events', 'x'.repeat(501)),
   fc.string({ maxLength: 12 }).map(encodeURIComponent)
 )
 
@@ -138,7 +137,7 @@ const body = fc.oneof(
 /** Requests shaped like an operator's, so the admin route's every answer comes up. */
 const adminRequest = fc.record({
   method: fc.constant('POST'),
-  url: fc.constantFrom('default', 'nope', 'n'.repeat(101), '%zz')
+  url: fc.constantFrom('default', 'nope', 'n'.repeat(501), '%zz')
     .map((name) => `/circuitbreakers/${name}`),
   headers: fc.record({
     authorization: fc.constantFrom(`Bearer ${ADMIN_TOKEN}`, 'Bearer wrong-token-of-some-length'),
@@ -244,15 +243,10 @@ t.test('the answers decided by Fastify itself, not by the routes', async (t) => 
       body: { error: 'Body is not valid JSON but content-type is set to \'application/json\'' },
     },
     {
-      named: 'a malformed percent-encoding: 400 from the router, in its own shape',
+      named: 'a malformed percent-encoding: 400 from the router',
       request: { method: 'GET', url: '/%zz' },
       status: 400,
-      body: {
-        error: 'Bad Request',
-        code: 'FST_ERR_BAD_URL',
-        message: '\'/%zz\' is not a valid url component',
-        statusCode: 400,
-      },
+      body: { error: '\'/%zz\' is not a valid url component' },
     },
     {
       named: 'a docs file name with a NUL byte: 403 from the static file server',
@@ -261,27 +255,22 @@ t.test('the answers decided by Fastify itself, not by the routes', async (t) => 
       body: { error: 'Forbidden' },
     },
     {
-      named: 'a path parameter over 100 characters: 414 from the router',
+      named: 'a path parameter over 500 characters: 414 from the router',
       request: {
         method: 'POST',
-        url: `/circuitbreakers/${'n'.repeat(101)}`,
+        url: `/circuitbreakers/${'n'.repeat(501)}`,
         headers: { ...auth, 'content-type': 'application/json' },
         payload: '{"action":"reset"}',
       },
       status: 414,
-      body: {
-        error: 'Bad Request',
-        code: 'FST_ERR_MAX_PARAM_LENGTH',
-        message: `'/circuitbreakers/${'n'.repeat(101)}' is exceeding the max param length`,
-        statusCode: 414,
-      },
+      body: { error: `'/circuitbreakers/${'n'.repeat(501)}' is exceeding the max param length` },
     },
   ]
 
   for (const { named, request, status, body } of cases) {
     const response = await app.inject(request)
     t.equal(response.statusCode, status, named)
-    t.match(response.headers['content-type'], /^application\/json/, named)
+    t.equal(response.headers['content-type'], JSON_TYPE, named)
     t.same(response.json(), body, named)
   }
 })
