@@ -138,8 +138,12 @@ export class CircuitBreaker extends CircuitBreakerPolicy {
     // call, for good. Without a timeout of its own, a trial gets a generous one.
     const isTrial = this.state !== CircuitState.Closed
     const timeout = this.settings.timeout ?? (isTrial ? TRIAL_DEADLINE_MS : undefined)
-    const call = super.execute(timeout === undefined ? fn : withTimeout(fn, timeout, this.name),
-      signal)
+    // That generous deadline is a safety net, not one a caller asked for: its timer must not
+    // keep a process whose app closed during a trial alive for a minute.
+    const isSafetyNet = this.settings.timeout === undefined
+    const call = super.execute(timeout === undefined
+      ? fn
+      : withTimeout(fn, timeout, this.name, isSafetyNet), signal)
     // cockatiel moved to half-open, or counted this call as a trial, synchronously.
     if (this.state === CircuitState.HalfOpen) this.#trialsAdmitted++
     return call

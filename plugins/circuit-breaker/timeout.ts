@@ -7,9 +7,15 @@ type Call<T> = (context: IDefaultPolicyContext) => PromiseLike<T> | T
 /**
  * Bounds `fn` to `timeoutMs`. The function gets a signal that aborts at the deadline (or
  * when the caller's own signal does), and the call rejects at the deadline even if the
- * function ignores that signal.
+ * function ignores that signal. With `unref`, the deadline's timer alone does not keep
+ * the process alive.
  */
-export function withTimeout<T> (fn: Call<T>, timeoutMs: number, breaker: string): Call<T> {
+export function withTimeout<T> (
+  fn: Call<T>,
+  timeoutMs: number,
+  breaker: string,
+  unref = false
+): Call<T> {
   return (context) => {
     const deadline = new AbortController()
     const signal = AbortSignal.any([context.signal, deadline.signal])
@@ -20,6 +26,7 @@ export function withTimeout<T> (fn: Call<T>, timeoutMs: number, breaker: string)
       deadline.abort(error)
       timedOut.reject(error)
     }, timeoutMs)
+    if (unref) timer.unref()
 
     // Called synchronously, as cockatiel calls it, so the function sees its signal at once.
     try {

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 
 import t from 'tap'
@@ -111,7 +112,7 @@ t.test('after app.close() the service leaves no timer, socket or listener, and i
   const [code] = await once(child, 'exit') as [number | null]
   const exitAfterReportMs = performance.now() - reportedAt
 
-  t.equal(code, 0, stderr)
+  t.equal(code, 0, code === 0 ? 'the child exited cleanly' : stderr)
   const report = JSON.parse(stdout) as Report
   const expected = calls.map((each) => each.status)
   t.same(report.first.statuses, expected, 'a timeout, an open circuit, and the other routes')
@@ -128,3 +129,43 @@ t.test('after app.close() the service leaves no timer, socket or listener, and i
   t.same(report.second.listeners, report.first.listeners, 'a second app adds none')
   t.ok(exitAfterReportMs < 1_000, `exited ${Math.round(exitAfterReportMs)} ms after closing`)
 })
+
+// The plugin alone: its half-open trial, hung at close, is bounded by TRIAL_DEADLINE_MS.
+const hungTrialScript = `
+import Fastify from 'fastify'
+import circuitBreaker from ${JSON.stringify(new URL('plugins/circuit-breaker/index.ts', root).href)}
+
+void process.stdout
+void process.stderr
+const before = process.getActiveResourcesInfo()
+const app = Fastify()
+await app.register(circuitBreaker, { threshold: 1, halfOpenAfter: 0 })
+await app.circuitBreaker.execute(() => { throw new Error('down') }).catch(() => {})
+app.circuitBreaker.execute(() => new Promise(() => {})).catch(() => {})
+const state = app.circuitBreaker.snapshot().state
+await app.close()
+console.log(JSON.stringify({ state, before, after: process.getActiveResourcesInfo() }))
+`
+
+t.test('a half-open trial still hanging at app.close() does not hold the process up',
+  async (t) => {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', hungTrialScript], {
+      cwd: fileURLToPath(root),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    t.teardown(() => { child.kill('SIGKILL') })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString() })
+    child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
+    const started = performance.now()
+    const exited = once(child, 'exit') as Promise<[number | null]>
+    // The trial's deadline is a minute away: the process must not wait for it.
+    const waited = await Promise.race([exited, sleep(5_000).then(() => undefined)])
+
+    t.ok(waited !== undefined, `exited after ${Math.round(performance.now() - started)} ms`)
+    t.equal(waited?.[0], 0, waited?.[0] === 0 ? 'the child exited cleanly' : stderr)
+    const report = JSON.parse(stdout) as { state: string, before: string[], after: string[] }
+    t.equal(report.state, 'half-open', 'the trial was in flight when the app closed')
+    t.same(report.after, report.before, 'no timer was left waiting for it')
+  })
