@@ -160,8 +160,10 @@ t.test('a half-open trial still hanging at app.close() does not hold the process
     child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
     const started = performance.now()
     const exited = once(child, 'exit') as Promise<[number | null]>
-    // The trial's deadline is a minute away: the process must not wait for it.
-    const waited = await Promise.race([exited, sleep(5_000).then(() => undefined)])
+    // The trial's deadline is a minute away: the process must not wait for it. (This wait
+    // does not keep the test's own process alive once the child is gone.)
+    const patience = sleep(5_000, undefined, { ref: false }).then(() => undefined)
+    const waited = await Promise.race([exited, patience])
 
     t.ok(waited !== undefined, `exited after ${Math.round(performance.now() - started)} ms`)
     t.equal(waited?.[0], 0, waited?.[0] === 0 ? 'the child exited cleanly' : stderr)
