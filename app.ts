@@ -38,11 +38,12 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger: options.logger ?? { level: config.LOG_LEVEL },
     // Per-key breaker names carry a host and port; the manual-control route takes them.
-    maxParamLength: 500,
+    routerOptions: { maxParamLength: 500 },
     // Requests Fastify refuses before routing (a malformed URL, say) answer in the
     // service's own `{ error }` shape too.
     frameworkErrors: (error: FastifyError, _request: unknown, reply: FastifyReply) => {
-      reply.code(error.statusCode ?? 400).send({ error: error.message })
+      // Every error Fastify hands here carries its status (400, 414, 415 ...).
+      reply.code(error.statusCode!).send({ error: error.message })
     },
   })
 

@@ -544,3 +544,18 @@ t.test('a request refused by validation never reached the dependency: it is no c
   t.equal(app.circuitBreaker.snapshot().state, 'open', 'a bad request cannot close the circuit')
   t.equal(handlerCalls, 2)
 })
+
+t.test('a route keeps a single preHandler of its own', async (t) => {
+  const { app } = await pluginApp(t, { threshold: 1 })
+  const order: string[] = []
+  app.get('/', {
+    config: { circuitBreaker: true },
+    preHandler: (_request, _reply, done) => { order.push('route preHandler'); done() },
+  }, () => {
+    order.push(`handler, state ${app.circuitBreaker.snapshot().state}`)
+    return 'ok'
+  })
+
+  t.equal((await app.inject('/')).body, 'ok')
+  t.same(order, ['route preHandler', 'handler, state closed'])
+})
