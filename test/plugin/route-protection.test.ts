@@ -545,17 +545,21 @@ t.test('a request refused by validation never reached the dependency: it is no c
   t.equal(handlerCalls, 2)
 })
 
-t.test('a route keeps a single preHandler of its own', async (t) => {
+t.test('a route keeps its own preHandlers, one or several, and runs them first', async (t) => {
   const { app } = await pluginApp(t, { threshold: 1 })
   const order: string[] = []
-  app.get('/', {
+  const note = (what: string) => (_request: unknown, _reply: unknown, done: () => void) => {
+    order.push(what)
+    done()
+  }
+  const handler = () => { order.push('handler'); return 'ok' }
+  app.get('/one', { config: { circuitBreaker: true }, preHandler: note('one') }, handler)
+  app.get('/two', {
     config: { circuitBreaker: true },
-    preHandler: (_request, _reply, done) => { order.push('route preHandler'); done() },
-  }, () => {
-    order.push(`handler, state ${app.circuitBreaker.snapshot().state}`)
-    return 'ok'
-  })
+    preHandler: [note('first'), note('second')],
+  }, handler)
 
-  t.equal((await app.inject('/')).body, 'ok')
-  t.same(order, ['route preHandler', 'handler, state closed'])
+  t.equal((await app.inject('/one')).body, 'ok')
+  t.equal((await app.inject('/two')).body, 'ok')
+  t.same(order, ['one', 'handler', 'first', 'second', 'handler'])
 })
