@@ -21,3 +21,8 @@ export function logCapture (): { stream: Writable, lines: LogLine[] } {
 }
 
 export const LEVELS = { info: 30, warn: 40, error: 50 } as const
+
+/** The lines that log a change of state, in order. */
+export function transitions (logs: LogLine[]): LogLine[] {
+  return logs.filter((line) => 'to' in line)
+}

@@ -7,13 +7,9 @@ import {
 } from '../../plugins/circuit-breaker/index.ts'
 import { pluginApp } from '../helpers/apps.ts'
 import { fakeClock } from '../helpers/clock.ts'
-import { LEVELS, type LogLine } from '../helpers/logs.ts'
+import { LEVELS, transitions } from '../helpers/logs.ts'
 
 const fail = (): never => { throw new Error('dependency down') }
-
-function transitions (logs: LogLine[]): LogLine[] {
-  return logs.filter((line) => 'to' in line)
-}
 
 t.test('a per-key breaker is named <template>:<key> and made once per key', async (t) => {
   const { app } = await pluginApp(t, { keyedBreakers: { upstream: { threshold: 1, maxKeys: 100 } } })

@@ -8,13 +8,9 @@ import {
 } from '../../plugins/circuit-breaker/index.ts'
 import { pluginApp } from '../helpers/apps.ts'
 import { fakeClock } from '../helpers/clock.ts'
-import { LEVELS, type LogLine } from '../helpers/logs.ts'
+import { LEVELS, transitions } from '../helpers/logs.ts'
 
 const fail = (): never => { throw new Error('dependency down') }
-
-function transitions (logs: LogLine[]): LogLine[] {
-  return logs.filter((line) => 'to' in line)
-}
 
 t.test('each named breaker has its own options and its own state', async (t) => {
   fakeClock(t)

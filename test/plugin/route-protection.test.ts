@@ -7,7 +7,7 @@ import t from 'tap'
 import { UnknownBreakerError } from '../../plugins/circuit-breaker/index.ts'
 import { pluginApp } from '../helpers/apps.ts'
 import { fakeClock } from '../helpers/clock.ts'
-import { LEVELS, type LogLine } from '../helpers/logs.ts'
+import { LEVELS, transitions } from '../helpers/logs.ts'
 
 const JSON_TYPE = 'application/json; charset=utf-8'
 const TEXT_TYPE = 'text/plain; charset=utf-8'
@@ -43,10 +43,6 @@ function headersOf (response: LightMyRequestResponse): Record<string, unknown> {
   const headers: Record<string, unknown> = { ...response.headers }
   delete headers.date
   return headers
-}
-
-function transitions (logs: LogLine[]): LogLine[] {
-  return logs.filter((line) => 'to' in line)
 }
 
 /** Lets the outcome a hook just reported travel through cockatiel's promise chain. */

@@ -2,13 +2,9 @@ import t from 'tap'
 
 import { pluginApp } from '../helpers/apps.ts'
 import { fakeClock } from '../helpers/clock.ts'
-import { LEVELS, type LogLine } from '../helpers/logs.ts'
+import { LEVELS, transitions } from '../helpers/logs.ts'
 
 const fail = (): never => { throw new Error('dependency down') }
-
-function transitions (logs: LogLine[]): LogLine[] {
-  return logs.filter((line) => 'to' in line)
-}
 
 t.test('each transition is logged once, with breaker, from, to and why', async (t) => {
   const clock = fakeClock(t)

@@ -5,6 +5,7 @@ import type { CircuitBreakerPluginOptions } from '../../plugins/circuit-breaker/
 import { pluginApp, serviceApp } from '../helpers/apps.ts'
 import { fakeClock } from '../helpers/clock.ts'
 import type { LogLine } from '../helpers/logs.ts'
+import { seededRandom } from '../helpers/random.ts'
 
 const CONCURRENT_REQUESTS = 200
 
@@ -13,17 +14,6 @@ const openBody = {
   code: 'FST_BREAKER_CIRCUIT_OPEN',
   error: 'Service Unavailable',
   message: 'circuit breaker "default" is open',
-}
-
-/** mulberry32: a tiny seeded PRNG, so a failing run can be replayed from its seed. */
-function seededRandom (seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let mixed = Math.imul(state ^ (state >>> 15), 1 | state)
-    mixed = (mixed + Math.imul(mixed ^ (mixed >>> 7), 61 | mixed)) ^ mixed
-    return ((mixed ^ (mixed >>> 14)) >>> 0) / 4_294_967_296
-  }
 }
 
 /**

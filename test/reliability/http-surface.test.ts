@@ -7,6 +7,7 @@ import t, { type Test } from 'tap'
 
 import { serviceApp } from '../helpers/apps.ts'
 import { fakeClock } from '../helpers/clock.ts'
+import { seededRandom } from '../helpers/random.ts'
 
 const ADMIN_TOKEN = 'reliability-suite-admin-token'
 const JSON_TYPE = 'application/json; charset=utf-8'
@@ -163,17 +164,6 @@ const request = fc.oneof({ arbitrary: anyRequest, weight: 3 },
 
 /** Milliseconds between two requests: often none, sometimes past the open period. */
 const pause = fc.oneof(fc.constant(0), fc.nat(3_000))
-
-/** mulberry32: a seeded source of chance for the simulated dependency. */
-function seededRandom (seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let mixed = Math.imul(state ^ (state >>> 15), 1 | state)
-    mixed = (mixed + Math.imul(mixed ^ (mixed >>> 7), 61 | mixed)) ^ mixed
-    return ((mixed ^ (mixed >>> 14)) >>> 0) / 4_294_967_296
-  }
-}
 
 async function service (t: Test): Promise<FastifyInstance> {
   const { app } = await serviceApp(t, {
