@@ -8,11 +8,17 @@ export const canPin = spawnSync('taskset', ['-c', '0', 'true']).status === 0
  * be. taskset execs Node, so the child's pid is Node's own and every thread it starts
  * (GC helpers included) stays on that core.
  */
-export function startPinned (core: number, script: string, nodeArgs: string[] = [],
-  stdout: 'inherit' | 'pipe' = 'inherit'): ChildProcess {
-  const node = [process.execPath, ...nodeArgs, script]
+export function startPinned (core: number, script: string, options: {
+  nodeArgs?: string[]
+  env?: Record<string, string>
+  stdout?: 'inherit' | 'pipe'
+} = {}): ChildProcess {
+  const node = [process.execPath, ...options.nodeArgs ?? [], script]
   const [command, ...args] = canPin ? ['taskset', '-c', String(core), ...node] : node
-  return spawn(command as string, args, { stdio: ['ignore', stdout, 'inherit', 'ipc'] })
+  return spawn(command as string, args, {
+    stdio: ['ignore', options.stdout ?? 'inherit', 'inherit', 'ipc'],
+    env: { ...process.env, ...options.env },
+  })
 }
 
 /** Pins this very process, so the core of the servers is theirs alone. */

@@ -23,6 +23,9 @@ async function drive (command: LoadCommand): Promise<LoadReport> {
     duration: command.durationSeconds,
     connections: command.connections,
     pipelining: 1,
+    // autocannon checks its deadline when it samples, every second by default: a slice of
+    // half a second would last a whole one.
+    sampleInt: 100,
   })
   const statusCounts: Record<string, number> = {}
   for (const [status, { count }] of Object.entries(result.statusCodeStats ?? {})) {

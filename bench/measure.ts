@@ -7,7 +7,14 @@ import type { LoadCommand, LoadReport } from './load.ts'
 import { machineBusyMicros, processCpuMicros } from './machine.ts'
 import type { BenchSettings } from './options.ts'
 import type { Measurement } from './report.ts'
-import { HOST, ROUTE_PATH, type ServerCommand, type ServerMessage } from './servers/harness.ts'
+import {
+  BUILT_PLUGIN_ENV,
+  HOST,
+  ROUTE_PATH,
+  type ServerCommand,
+  type ServerMessage,
+} from './servers/harness.ts'
+import { spread, shuffled } from './stats.ts'
 import type { Variant } from './variants.ts'
 
 export const SERVER_CORE = 0
@@ -22,19 +29,34 @@ const isSample = (message: unknown): message is Sample =>
 const isReady = (message: unknown): message is Extract<ServerMessage, { type: 'ready' }> =>
   (message as ServerMessage | undefined)?.type === 'ready'
 
-/** Runs the variants' servers on one core and the load generator on the other. */
+interface Server {
+  variant: Variant
+  child: ChildProcess
+  url: string
+}
+
+/** What one slice of load cost its server, and what the load generator saw. */
+interface Slice {
+  cpuMicros: { user: number, system: number }
+  elsewhereMicros: number
+  report: LoadReport
+}
+
+/**
+ * Runs the variants' servers on one core and the load generator on the other. A round
+ * starts a fresh server for every variant, warms each, then gives each its share of load
+ * in short slices, in a new shuffled order each time: a variant and the one it is
+ * compared with are measured seconds apart, while the machine runs at the same speed.
+ */
 export class Measurer {
   readonly #settings: BenchSettings
   readonly #load: ChildProcess
   readonly #serverArgs: string[]
-  // A window measured again because the machine was busy elsewhere: at most one in five.
-  #remeasuresLeft: number
   #quietWaitLeftMs: number
 
   constructor (settings: BenchSettings) {
     this.#settings = settings
     this.#load = startPinned(LOAD_CORE, join(import.meta.dirname, 'load.ts'))
-    this.#remeasuresLeft = Math.ceil(settings.rounds * settings.variants.length / 5)
     this.#quietWaitLeftMs = settings.maxQuietWaitSeconds * 1000
     // V8 doubles its young generation once enough bytes have survived its scavenges: under
     // load every server gets there, some seconds sooner than others, and each doubling adds
@@ -45,12 +67,16 @@ export class Measurer {
       : [`--min-semi-space-size=${semiSpace}`, `--max-semi-space-size=${semiSpace}`]
   }
 
-  /** Waits for the load generator, and warms it so the first variant is not its victim. */
+  /** Waits for the load generator, and warms it so the first slice is not its victim. */
   async start (warmUpOn: Variant): Promise<void> {
     await nextMessage(this.#load, 'ready message', 30_000,
       (m): m is { ready: true } => typeof m === 'object' && m !== null && 'ready' in m)
-    await this.#withServer(warmUpOn, [], (_server, url) =>
-      this.#drive({ url, connections: this.#settings.connections, durationSeconds: 2 }))
+    const [server] = await this.#startServers([warmUpOn], 0)
+    try {
+      await this.#drive({ url: (server as Server).url, durationSeconds: 2 })
+    } finally {
+      await this.#stopServers([server as Server])
+    }
   }
 
   /** Seconds spent so far waiting for other processes to calm down. */
@@ -62,70 +88,60 @@ export class Measurer {
     if (this.#load.connected) this.#load.disconnect()
   }
 
-  /** Measures a variant, again if other work on the machine took a lot of CPU meanwhile. */
-  async measure (variant: Variant, round: number): Promise<Measurement> {
-    let best = await this.#measureOnce(variant, round)
-    while (best.busyElsewherePercent > this.#settings.maxNoisePercent && this.#remeasuresLeft > 0) {
-      this.#remeasuresLeft--
-      console.log(`  other work took ${best.busyElsewherePercent.toFixed(0)}% of a core: ` +
-        `measuring ${variant.id} again`)
-      const again = await this.#measureOnce(variant, round)
-      if (again.busyElsewherePercent >= best.busyElsewherePercent) break
-      best = again
+  /** One round: every variant's server started afresh, warmed, then measured in slices. */
+  async round (round: number, random: () => number): Promise<Measurement[]> {
+    const { variants, durationSeconds, sliceSeconds, warmupSeconds } = this.#settings
+    const servers = await this.#startServers(variants, round)
+    try {
+      for (const { url } of servers) {
+        if (warmupSeconds > 0) await this.#drive({ url, durationSeconds: warmupSeconds })
+      }
+
+      const slices = new Map<Server, Slice[]>(servers.map((server) => [server, []]))
+      const sliceCount = Math.max(1, Math.round(durationSeconds / sliceSeconds))
+      for (let i = 0; i < sliceCount; i++) {
+        await this.#waitForQuiet()
+        for (const server of shuffled(servers, random)) {
+          slices.get(server)?.push(await this.#measureSlice(server, sliceSeconds))
+        }
+      }
+
+      return await Promise.all(servers.map(async (server) => {
+        const { maxRssKb } = await sample(server.child)
+        return summarize(server.variant, round, slices.get(server) ?? [], maxRssKb)
+      }))
+    } finally {
+      await this.#stopServers(servers)
     }
-    return best
   }
 
-  async #measureOnce (variant: Variant, round: number): Promise<Measurement> {
-    const { cpuProfileDir, connections, durationSeconds, warmupSeconds } = this.#settings
-    const profile = cpuProfileDir === undefined
-      ? []
-      : ['--cpu-prof', `--cpu-prof-dir=${cpuProfileDir}`,
-          `--cpu-prof-name=${variant.id}.round-${round}.cpuprofile`]
+  async #measureSlice (server: Server, durationSeconds: number): Promise<Slice> {
+    const loadPid = this.#load.pid as number
+    const busyBefore = machineBusyMicros()
+    const loadBefore = processCpuMicros(loadPid)
+    const ownBefore = process.cpuUsage()
+    const before = await sample(server.child)
+    const report = await this.#drive({ url: server.url, durationSeconds })
+    const after = await sample(server.child)
+    const own = process.cpuUsage(ownBefore)
+    const loadMicros = processCpuMicros(loadPid) - loadBefore
+    const busyMicros = machineBusyMicros() - busyBefore
 
-    return this.#withServer(variant, profile, async (server, url) => {
-      await this.#waitForQuiet()
-      if (warmupSeconds > 0) await this.#drive({ url, connections, durationSeconds: warmupSeconds })
-
-      const loadPid = this.#load.pid as number
-      const busyBefore = machineBusyMicros()
-      const loadBefore = processCpuMicros(loadPid)
-      const ownBefore = process.cpuUsage()
-      const before = await sample(server)
-      const report = await this.#drive({ url, connections, durationSeconds })
-      const after = await sample(server)
-      const own = process.cpuUsage(ownBefore)
-      const loadMicros = processCpuMicros(loadPid) - loadBefore
-      const busyMicros = machineBusyMicros() - busyBefore
-
-      const user = after.cpuMicros.user - before.cpuMicros.user
-      const system = after.cpuMicros.system - before.cpuMicros.system
-      const elsewhere = busyMicros - user - system - loadMicros - own.user - own.system
-      const responses = Math.max(report.responses, 1)
-      const expected = report.statusCounts[String(variant.expected.status)] ?? 0
-      return {
-        variant: variant.id,
-        round,
-        responses: report.responses,
-        cpuMicrosPerResponse: (user + system) / responses,
-        userMicrosPerResponse: user / responses,
-        systemMicrosPerResponse: system / responses,
-        requestsPerSecond: report.responses / report.durationSeconds,
-        latencyP99Ms: report.latencyP99Ms,
-        peakRssMb: after.maxRssKb / 1024,
-        busyElsewherePercent: Math.max(0, elsewhere / (report.durationSeconds * 1e6) * 100),
-        unexpected: report.responses - expected,
-        errors: report.errors + report.timeouts,
-      }
-    })
+    const user = after.cpuMicros.user - before.cpuMicros.user
+    const system = after.cpuMicros.system - before.cpuMicros.system
+    return {
+      cpuMicros: { user, system },
+      elsewhereMicros: busyMicros - user - system - loadMicros - own.user - own.system,
+      report,
+    }
   }
 
   /**
    * Waits, within the run's budget, until other processes leave the machine alone: on a
-   * shared machine their bursts come and go, and a window measured in one is worth little.
+   * shared machine their bursts come and go, and a slice measured in one is worth little.
    */
   async #waitForQuiet (): Promise<void> {
-    const probeMs = 250
+    const probeMs = 200
     while (this.#quietWaitLeftMs > 0) {
       const busyBefore = machineBusyMicros()
       await setTimeout(probeMs)
@@ -136,32 +152,85 @@ export class Measurer {
     }
   }
 
-  async #withServer<T> (variant: Variant, nodeArgs: string[],
-    use: (server: ChildProcess, url: string) => Promise<T>): Promise<T> {
-    const script = join(import.meta.dirname, 'servers', variant.script)
-    const server = startPinned(SERVER_CORE, script, [...this.#serverArgs, ...nodeArgs])
+  async #startServers (variants: Variant[], round: number): Promise<Server[]> {
+    const started: ChildProcess[] = []
     try {
-      const { port } = await nextMessage(server, 'ready message', 30_000, isReady)
-      const url = `http://${HOST}:${port}${ROUTE_PATH}`
-      await probe(url, variant)
-      return await use(server, url)
-    } finally {
-      await stopChild(server, 10_000, () => {
-        if (server.connected) server.send({ type: 'exit' } satisfies ServerCommand)
-      })
+      return await Promise.all(variants.map(async (variant) => {
+        const script = join(import.meta.dirname, 'servers', variant.script)
+        const child = startPinned(SERVER_CORE, script, {
+          nodeArgs: [...this.#serverArgs, ...this.#profileArgs(variant, round)],
+          env: variant.pluginUrl === undefined ? {} : { [BUILT_PLUGIN_ENV]: variant.pluginUrl },
+        })
+        started.push(child)
+        const { port } = await nextMessage(child, 'ready message', 60_000, isReady)
+        const url = `http://${HOST}:${port}${ROUTE_PATH}`
+        await probe(url, variant)
+        return { variant, child, url }
+      }))
+    } catch (error) {
+      await Promise.all(started.map((child) => stopServer(child)))
+      throw error
     }
   }
 
-  async #drive (command: LoadCommand): Promise<LoadReport> {
-    this.#load.send(command)
+  #profileArgs (variant: Variant, round: number): string[] {
+    const dir = this.#settings.cpuProfileDir
+    if (dir === undefined || round === 0) return []
+    return ['--cpu-prof', `--cpu-prof-dir=${dir}`,
+      `--cpu-prof-name=${variant.id}.round-${round}.cpuprofile`]
+  }
+
+  async #stopServers (servers: Server[]): Promise<void> {
+    await Promise.all(servers.map((server) => stopServer(server.child)))
+  }
+
+  async #drive (command: Omit<LoadCommand, 'connections'>): Promise<LoadReport> {
+    this.#load.send({ ...command, connections: this.#settings.connections } satisfies LoadCommand)
     const timeoutMs = (command.durationSeconds + 30) * 1000
     return nextMessage(this.#load, 'load report', timeoutMs, isLoadReport)
+  }
+}
+
+function summarize (
+  variant: Variant,
+  round: number,
+  slices: Slice[],
+  maxRssKb: number
+): Measurement {
+  const sum = (pick: (slice: Slice) => number): number =>
+    slices.reduce((total, slice) => total + pick(slice), 0)
+  const responses = sum((s) => s.report.responses)
+  const seconds = sum((s) => s.report.durationSeconds)
+  const user = sum((s) => s.cpuMicros.user)
+  const system = sum((s) => s.cpuMicros.system)
+  const expectedStatus = String(variant.expected.status)
+  const expected = sum((s) => s.report.statusCounts[expectedStatus] ?? 0)
+  const perResponse = (micros: number): number => micros / Math.max(responses, 1)
+  return {
+    variant: variant.id,
+    round,
+    responses,
+    cpuMicrosPerResponse: perResponse(user + system),
+    userMicrosPerResponse: perResponse(user),
+    systemMicrosPerResponse: perResponse(system),
+    requestsPerSecond: responses / seconds,
+    latencyP99Ms: spread(slices.map((s) => s.report.latencyP99Ms)).median,
+    peakRssMb: maxRssKb / 1024,
+    busyElsewherePercent: Math.max(0, sum((s) => s.elsewhereMicros) / (seconds * 1e6) * 100),
+    unexpected: responses - expected,
+    errors: sum((s) => s.report.errors + s.report.timeouts),
   }
 }
 
 async function sample (server: ChildProcess): Promise<Sample> {
   server.send({ type: 'sample' } satisfies ServerCommand)
   return nextMessage(server, 'sample', 10_000, isSample)
+}
+
+async function stopServer (child: ChildProcess): Promise<void> {
+  await stopChild(child, 10_000, () => {
+    if (child.connected) child.send({ type: 'exit' } satisfies ServerCommand)
+  })
 }
 
 /** Fails unless the variant answers as it must: its numbers would mean nothing. */

@@ -5,10 +5,12 @@ import { variants, type Variant } from './variants.ts'
 
 export interface BenchSettings {
   rounds: number
+  /** Seconds of load each variant gets in a round, in slices of `sliceSeconds`. */
   durationSeconds: number
+  sliceSeconds: number
   warmupSeconds: number
   connections: number
-  /** Other processes' CPU, in % of one core, above which a window is measured again. */
+  /** Other processes' CPU, in % of one core, above which the bench waits for them. */
   maxNoisePercent: number
   /** Seconds the whole run may wait, before windows, for other processes to calm down. */
   maxQuietWaitSeconds: number
@@ -20,6 +22,8 @@ export interface BenchSettings {
   cpuProfileDir: string | undefined
   /** The checkout whose plugins/circuit-breaker is built and measured. */
   pluginRoot: string
+  /** Another checkout whose plugin is measured beside it, in the same rounds. */
+  compareRoot: string | undefined
   /** The results file, or `undefined` to write none. */
   out: string | undefined
   micro: boolean
@@ -28,16 +32,19 @@ export interface BenchSettings {
 export const usage = `npm run bench -- [options]
   --rounds N           rounds over every variant (default 6)
   --duration S         seconds measured per variant and round (default 2)
+  --slice S            ...given in slices of S seconds, in a shuffled order (default 0.5)
   --warmup S           seconds of load before each measured window (default 1)
   --connections N      autocannon connections (default 10)
   --only a,b           these variants only (${variants.map((v) => v.id).join(', ')})
   --seed N             replay a shuffled order
-  --max-noise P        wait before a window while other processes take more than P% of
-                       a core, and measure it again if they took more (default 25)
-  --max-wait S         seconds the run may spend waiting for that, in all (default 90)
+  --max-noise P        wait before each turn of slices while other processes take more
+                       than P% of a core (default 25)
+  --max-wait S         seconds the run may spend waiting for that, in all (default 30)
   --semi-space MB      the servers' young generation, per semi-space (default 16; 0: V8's)
   --cpu-prof DIR       write each server's CPU profile to DIR
   --plugin-root DIR    measure the plugin of another checkout (e.g. a git worktree)
+  --compare DIR        also measure the plugin of DIR, in the same rounds: every
+                       breaker-* variant again, as <variant>@compared
   --out FILE|none      results file (default bench/results.md)
   --no-micro           skip bench/micro.ts`
 
@@ -47,15 +54,17 @@ function parse (args: string[], root: string) {
     options: {
       rounds: { type: 'string', default: '6' },
       duration: { type: 'string', default: '2' },
+      slice: { type: 'string', default: '0.5' },
       warmup: { type: 'string', default: '1' },
       connections: { type: 'string', default: '10' },
       only: { type: 'string' },
       seed: { type: 'string' },
       'max-noise': { type: 'string', default: '25' },
-      'max-wait': { type: 'string', default: '90' },
+      'max-wait': { type: 'string', default: '30' },
       'semi-space': { type: 'string', default: '16' },
       'cpu-prof': { type: 'string' },
       'plugin-root': { type: 'string', default: root },
+      compare: { type: 'string' },
       out: { type: 'string', default: join(root, 'bench', 'results.md') },
       micro: { type: 'boolean', default: true },
       help: { type: 'boolean', default: false },
@@ -77,6 +86,7 @@ export function readSettings (args: string[], root: string): BenchSettings {
   return {
     rounds: integer('rounds', values.rounds, 1),
     durationSeconds: seconds('duration', values.duration, false),
+    sliceSeconds: seconds('slice', values.slice, false),
     warmupSeconds: seconds('warmup', values.warmup, true),
     connections: integer('connections', values.connections, 1),
     maxNoisePercent: integer('max-noise', values['max-noise'], 0),
@@ -85,9 +95,12 @@ export function readSettings (args: string[], root: string): BenchSettings {
     seed: values.seed === undefined
       ? Math.floor(Math.random() * 2 ** 32)
       : integer('seed', values.seed, 0),
-    variants: values.only === undefined ? variants : values.only.split(',').map(variantNamed),
+    variants: values.only === undefined
+      ? [...variants]
+      : values.only.split(',').map(variantNamed),
     cpuProfileDir: values['cpu-prof'],
     pluginRoot: values['plugin-root'],
+    compareRoot: values.compare,
     out: values.out === 'none' ? undefined : values.out,
     micro: values.micro,
   }

@@ -1,6 +1,6 @@
-// npm run bench: every variant of bench/variants.ts, a fresh server each time pinned to
-// core 0 while autocannon drives it from core 1, over several rounds in a shuffled
-// order. The main figure is the server's own CPU time per response. README.md,
+// npm run bench: every variant of bench/variants.ts as a server pinned to core 0, driven
+// by autocannon from core 1, over several rounds of fresh servers loaded in turn, in a
+// shuffled order. The main figure is the server's own CPU time per response. README.md,
 // "Performance", says how to read the output.
 import { spawnSync } from 'node:child_process'
 import { rmSync, writeFileSync } from 'node:fs'
@@ -19,16 +19,18 @@ import {
   type Measurement,
 } from './report.ts'
 import { BUILT_PLUGIN_ENV } from './servers/harness.ts'
-import { seededRandom, shuffled } from './stats.ts'
+import { seededRandom } from './stats.ts'
 
 const root = join(import.meta.dirname, '..')
+/** The suffix of a variant that loads the plugin built from --compare. */
+const COMPARED = '@compared'
 
 /**
  * Builds the plugin's JavaScript where eslint and tsc do not look, for the servers to
- * load, from this checkout or the one --plugin-root names.
+ * load, from this checkout or another one (--plugin-root, --compare).
  */
-function buildPlugin (pluginRoot: string): string {
-  const outDir = join(root, 'node_modules', '.cache', 'fastify-breaker-bench')
+function buildPlugin (pluginRoot: string, name: string): string {
+  const outDir = join(root, 'node_modules', '.cache', 'fastify-breaker-bench', name)
   rmSync(outDir, { recursive: true, force: true })
   const tsc = spawnSync(join(root, 'node_modules', '.bin', 'tsc'), [
     '-p', join(pluginRoot, 'tsconfig.build.json'),
@@ -50,7 +52,7 @@ function progress (settings: BenchSettings, m: Measurement): string {
 }
 
 async function runMicro (): Promise<string> {
-  const micro = startPinned(SERVER_CORE, join(import.meta.dirname, 'micro.ts'), [], 'pipe')
+  const micro = startPinned(SERVER_CORE, join(import.meta.dirname, 'micro.ts'), { stdout: 'pipe' })
   let output = ''
   micro.stdout?.on('data', (chunk: Buffer) => { output += chunk.toString() })
   const code = await new Promise<number | null>((resolve) => micro.once('exit', resolve))
@@ -62,9 +64,10 @@ function describeRun (settings: BenchSettings, waitedSeconds: number): string {
   const { rounds, variants, durationSeconds, warmupSeconds, connections, seed } = settings
   return [
     ...describeMachine(root),
-    `- ${rounds} rounds × ${variants.length} variants, ${durationSeconds} s measured after ` +
-      `${warmupSeconds} s of warm-up, ${connections} connections, order shuffled with ` +
-      `--seed ${seed}`,
+    `- ${rounds} rounds × ${variants.length} variants, each a fresh server warmed for ` +
+      `${warmupSeconds} s, then measured for ${durationSeconds} s in slices of ` +
+      `${settings.sliceSeconds} s, in a shuffled order for each turn of slices ` +
+      `(--seed ${seed}); ${connections} connections`,
     `- servers' young generation: ${settings.semiSpaceMb === 0
       ? 'sized by V8 (--semi-space 0)'
       : `${settings.semiSpaceMb} MB a semi-space (--semi-space ${settings.semiSpaceMb})`}`,
@@ -77,7 +80,12 @@ function describeRun (settings: BenchSettings, waitedSeconds: number): string {
 }
 
 async function main (settings: BenchSettings): Promise<void> {
-  process.env[BUILT_PLUGIN_ENV] = buildPlugin(settings.pluginRoot)
+  process.env[BUILT_PLUGIN_ENV] = buildPlugin(settings.pluginRoot, 'plugin')
+  if (settings.compareRoot !== undefined) {
+    const pluginUrl = buildPlugin(settings.compareRoot, 'compared')
+    settings.variants.push(...settings.variants.filter((v) => v.id.startsWith('breaker-'))
+      .map((v) => ({ ...v, id: `${v.id}${COMPARED}`, pluginUrl })))
+  }
   pinSelf(LOAD_CORE)
   if (!canPin) console.warn('taskset is missing: the servers and the load generator float')
 
@@ -87,11 +95,9 @@ async function main (settings: BenchSettings): Promise<void> {
   try {
     await measurer.start(variantNamed('node-http'))
     for (let round = 1; round <= settings.rounds; round++) {
-      for (const variant of shuffled(settings.variants, random)) {
-        const measurement = await measurer.measure(variant, round)
-        measurements.push(measurement)
-        console.log(progress(settings, measurement))
-      }
+      const results = await measurer.round(round, random)
+      measurements.push(...results)
+      for (const measurement of results) console.log(progress(settings, measurement))
     }
   } finally {
     measurer.stop()
@@ -104,7 +110,7 @@ async function main (settings: BenchSettings): Promise<void> {
     '## Per response: medians and (min..max) over rounds',
     resultsTable(settings.variants, measurements),
     variantLegend(settings.variants),
-    'CPU: the server process\'s user + system time over the load window, divided by its ' +
+    'CPU: the server process\'s user + system time under load, divided by its ' +
       'responses. × bare Fastify: the median of same-round ratios. Elsewhere: CPU that ' +
       'other processes took on the machine during the window, in % of one core. ' +
       'Wrong/errors: responses with another status than the variant must answer, and ' +

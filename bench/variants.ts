@@ -15,6 +15,8 @@ export interface Variant {
   script: string
   description: string
   expected: Expected
+  /** The built plugin it loads, when not the one of this checkout (see --compare). */
+  pluginUrl?: string
 }
 
 const quote: Expected = { status: 200, body: JSON.stringify(readQuote()) }
