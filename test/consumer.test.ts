@@ -114,14 +114,16 @@ t.before(async () => {
   }, null, 2))
 
   const install = await run('npm', ['install', '--prefer-offline', ...quiet], consumerDir)
-  if (install.code !== 0) throw new Error(`npm install failed (${install.code}):\n${install.output}`)
+  if (install.code !== 0) {
+    throw new Error(`npm install failed (${install.code}):\n${install.output}`)
+  }
 
   await writeFile(join(consumerDir, 'app.js'), CONSUMER_JS)
   await writeFile(join(consumerDir, 'consumer.ts'), CONSUMER_TS)
   await writeFile(join(consumerDir, 'tsconfig.json'), JSON.stringify(CONSUMER_TSCONFIG, null, 2))
 })
 
-t.test('the packed plugin opens the circuit in a JavaScript app', { timeout: 60_000 }, async (t) => {
+t.test('the packed plugin opens the circuit in a JS app', { timeout: 60_000 }, async (t) => {
   const result = await run(process.execPath, ['app.js'], consumerDir)
   if (!t.equal(result.code, 0, 'app.js runs', { output: result.output })) return
 

@@ -41,7 +41,7 @@ t.test('a success in between resets the consecutive count', async (t) => {
   })
 })
 
-t.test('open → half-open → closed: a successful trial closes and clears the count', async (t) => {
+t.test('open → half-open → closed: a good trial closes and clears the count', async (t) => {
   const clock = fakeClock(t)
   const { app } = await pluginApp(t, { threshold: 1, halfOpenAfter: 10_000 })
   const breaker = app.circuitBreaker
@@ -73,7 +73,7 @@ t.test('open → half-open → closed: a successful trial closes and clears the 
   })
 })
 
-t.test('half-open → open: a failed trial opens the circuit for another halfOpenAfter', async (t) => {
+t.test('half-open → open: a failed trial opens it for another halfOpenAfter', async (t) => {
   const clock = fakeClock(t)
   const { app } = await pluginApp(t, { threshold: 1, halfOpenAfter: 5_000 })
   const breaker = app.circuitBreaker
@@ -83,7 +83,9 @@ t.test('half-open → open: a failed trial opens the circuit for another halfOpe
   await t.rejects(breaker.execute(fail), { message: 'dependency down' }, 'the trial ran')
 
   const reopenedAt = Date.now()
-  t.match(breaker.snapshot(), { state: 'open', openedAt: reopenedAt, nextTrialAt: reopenedAt + 5_000 })
+  t.match(breaker.snapshot(), {
+    state: 'open', openedAt: reopenedAt, nextTrialAt: reopenedAt + 5_000,
+  })
   clock.tick(4_999)
   await t.rejects(breaker.execute(succeed), { code: 'FST_BREAKER_CIRCUIT_OPEN' })
   clock.tick(1)
@@ -107,7 +109,8 @@ t.test('while a trial is in flight, other calls are rejected at once, not queued
 
   t.equal(dependencyCalls, 1, 'only the trial reached the dependency')
   t.ok(settled.every((outcome) => outcome.status === 'rejected' &&
-    outcome.reason.code === 'FST_BREAKER_CIRCUIT_OPEN'), 'all others rejected while the trial hangs')
+    outcome.reason.code === 'FST_BREAKER_CIRCUIT_OPEN'),
+  'all others rejected while the trial hangs')
   t.equal(settled[0]?.status === 'rejected' && settled[0].reason.headers['retry-after'], '1')
 
   dependency.resolve('recovered')
@@ -198,7 +201,7 @@ t.test('a late failure does not reopen the circuit during a half-open trial', as
   t.equal(breaker.snapshot().state, 'closed')
 })
 
-t.test('errors with a 4xx status are the caller’s fault and never open the circuit', async (t) => {
+t.test('errors with a 4xx status are the caller’s fault: they never open it', async (t) => {
   const { app } = await pluginApp(t, { threshold: 1 })
   const badRequest = Object.assign(new Error('bad input'), { statusCode: 400 })
 

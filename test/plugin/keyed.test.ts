@@ -12,7 +12,9 @@ import { LEVELS, transitions } from '../helpers/logs.ts'
 const fail = (): never => { throw new Error('dependency down') }
 
 t.test('a per-key breaker is named <template>:<key> and made once per key', async (t) => {
-  const { app } = await pluginApp(t, { keyedBreakers: { upstream: { threshold: 1, maxKeys: 100 } } })
+  const { app } = await pluginApp(t, {
+    keyedBreakers: { upstream: { threshold: 1, maxKeys: 100 } },
+  })
   const upstream = app.circuitBreakers.keyed('upstream')
 
   const breaker = upstream.get('a.example:443')
@@ -52,7 +54,9 @@ t.test('per-key breakers follow the template and keep apart', async (t) => {
 })
 
 t.test('20 000 keys keep at most maxKeys breakers, the latest ones', async (t) => {
-  const { app } = await pluginApp(t, { keyedBreakers: { upstream: { threshold: 1, maxKeys: 100 } } })
+  const { app } = await pluginApp(t, {
+    keyedBreakers: { upstream: { threshold: 1, maxKeys: 100 } },
+  })
   const upstream = app.circuitBreakers.keyed('upstream')
 
   for (let i = 0; i < 20_000; i++) upstream.get(`host-${i}`)
@@ -63,7 +67,9 @@ t.test('20 000 keys keep at most maxKeys breakers, the latest ones', async (t) =
 })
 
 t.test('a full set evicts the least recently used key', async (t) => {
-  const { app } = await pluginApp(t, { keyedBreakers: { upstream: { threshold: 1, maxKeys: 100 } } })
+  const { app } = await pluginApp(t, {
+    keyedBreakers: { upstream: { threshold: 1, maxKeys: 100 } },
+  })
   const upstream = app.circuitBreakers.keyed('upstream')
   const oldest = upstream.get('host-0')
   const second = upstream.get('host-1')

@@ -58,7 +58,8 @@ for (const [option, options, detail] of invalid) {
       option,
       value: valueAt(options, option),
     })
-    t.ok(error instanceof Error && error.message.startsWith(`circuit breaker option "${option}" `) &&
+    const says = `circuit breaker option "${option}" `
+    t.ok(error instanceof Error && error.message.startsWith(says) &&
       error.message.endsWith(detail), `says what is wrong: ${String(error)}`)
   })
 }

@@ -79,7 +79,7 @@ t.test('sampling policy: failures that slide out of the window no longer count',
   t.equal(app.circuitBreaker.snapshot().state, 'closed', 'the first four failures slid out')
 })
 
-t.test('exponential open period: grows with each failed trial, capped, reset on close', async (t) => {
+t.test('a growing open period: longer after each failed trial, capped, reset', async (t) => {
   const clock = fakeClock(t)
   const { app } = await pluginApp(t, {
     threshold: 1,

@@ -465,7 +465,10 @@ t.test('a half-open trial whose client hangs up reopens the circuit instead of c
     }, 'the late answer to nobody did not close it either')
     const [reopening] = transitions(logs).slice(-1)
     t.match(reopening, {
-      level: LEVELS.warn, from: 'half-open', to: 'open', reason: 'trial call abandoned by its caller',
+      level: LEVELS.warn,
+      from: 'half-open',
+      to: 'open',
+      reason: 'trial call abandoned by its caller',
     })
     t.notOk(reopening !== undefined && 'err' in reopening, 'no failure to show: nobody failed')
 

@@ -8,7 +8,9 @@ const fail = (): never => { throw new Error('dependency down') }
 
 t.test('each transition is logged once, with breaker, from, to and why', async (t) => {
   const clock = fakeClock(t)
-  const { app, logs } = await pluginApp(t, { name: 'inventory', threshold: 2, halfOpenAfter: 1_000 })
+  const { app, logs } = await pluginApp(t, {
+    name: 'inventory', threshold: 2, halfOpenAfter: 1_000,
+  })
   const breaker = app.circuitBreaker
 
   await t.rejects(breaker.execute(fail))

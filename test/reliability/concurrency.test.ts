@@ -135,7 +135,8 @@ t.test('under a mixed load at 50% failure, every transition follows the last and
   while (requests < 3_000) {
     // Bursts of up to 40 requests at once, with pauses that let the circuit half-open.
     const burst = 1 + Math.floor(random() * 40)
-    const responses = await Promise.all(Array.from({ length: burst }, () => app.inject('/unstable')))
+    const inFlight = Array.from({ length: burst }, () => app.inject('/unstable'))
+    const responses = await Promise.all(inFlight)
     for (const { statusCode } of responses) statuses[statusCode] = (statuses[statusCode] ?? 0) + 1
     requests += burst
     clock.tick(Math.floor(random() * 700))
@@ -162,6 +163,8 @@ t.test('under a mixed load at 50% failure, every transition follows the last and
     ignored: 0,
   }, 'every 200, 500 and 503 was counted once, under its outcome')
   const logged: Record<string, number> = {}
-  for (const { from, to } of transitions) logged[`${from}>${to}`] = (logged[`${from}>${to}`] ?? 0) + 1
+  for (const { from, to } of transitions) {
+    logged[`${from}>${to}`] = (logged[`${from}>${to}`] ?? 0) + 1
+  }
   t.same(transitionCounts(metrics), logged, 'the metrics count the transitions that were logged')
 })

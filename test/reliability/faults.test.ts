@@ -231,7 +231,9 @@ for (const fault of faults) {
           'the second failure in a row opens the circuit, as threshold 2 says')
 
         const rejected = await app.inject(url)
-        assertReply(t, rejected, { status: 503, contentType: JSON_TYPE, body: openCircuit[handler] })
+        assertReply(t, rejected, {
+          status: 503, contentType: JSON_TYPE, body: openCircuit[handler],
+        })
         assertJsonError(t, rejected)
         t.equal(faulty.calls(), 2, 'the open circuit did not call the dependency')
 

@@ -43,7 +43,10 @@ function hasStackKey (value: unknown): boolean {
 }
 
 /** What is wrong with `response` to `request`, or `undefined` if it is as documented. */
-function problemWith (request: InjectOptions, response: LightMyRequestResponse): string | undefined {
+function problemWith (
+  request: InjectOptions,
+  response: LightMyRequestResponse
+): string | undefined {
   // The URL as the server got it: light-my-request resolves `/..` and the like first.
   const path = String(response.raw.req.url).split('?')[0] ?? ''
   const status = response.statusCode

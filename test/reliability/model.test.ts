@@ -88,7 +88,9 @@ function assertAgree (model: BreakerModel, real: Real): void {
     .filter((line) => 'to' in line)
     .map((line) => `${line.from}->${line.to}`)
 
-  if (snapshot.state !== model.state) throw new Error(`state ${snapshot.state}, model ${model.state}`)
+  if (snapshot.state !== model.state) {
+    throw new Error(`state ${snapshot.state}, model ${model.state}`)
+  }
   if (snapshot.consecutiveFailures !== model.failures) {
     throw new Error(`failures ${snapshot.consecutiveFailures}, model ${model.failures}`)
   }

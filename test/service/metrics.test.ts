@@ -132,7 +132,7 @@ t.test('a per-key breaker made after registration is counted', async (t) => {
   t.same(series(samples, 'circuit_breaker_state', 'upstream:prices.internal'), stateGauge('open'))
 })
 
-t.test('a dropped per-key breaker leaves the metrics; its key made again starts at 0', async (t) => {
+t.test('a dropped per-key breaker leaves the metrics; made again, it starts at 0', async (t) => {
   const { app } = await pluginApp(t, { keyedBreakers: { tenant: { maxKeys: 1 } } })
   await app.register(metrics)
   await app.ready()

@@ -98,14 +98,19 @@ t.test('unknown routes answer 404 JSON', async (t) => {
 
 t.test('an outage does not flood the log: rejections are brief info lines', async (t) => {
   fakeClock(t)
-  const { app, logs } = await serviceApp(t, { env: { FAIL_MAX: '1' }, random: scriptedRandom(FAILS) })
+  const { app, logs } = await serviceApp(t, {
+    env: { FAIL_MAX: '1' },
+    random: scriptedRandom(FAILS),
+  })
 
   await app.inject('/unstable')
   for (let i = 0; i < 5; i++) await app.inject('/unstable')
 
   const failures = logs.filter((line) => line.msg === 'request failed')
   t.equal(failures.length, 1, 'the real failure is logged once')
-  t.match(failures[0], { level: LEVELS.error, err: { message: 'Simulated failure', stack: String } })
+  t.match(failures[0], {
+    level: LEVELS.error, err: { message: 'Simulated failure', stack: String },
+  })
 
   const rejections = logs.filter((line) => line.msg === 'rejected: circuit open')
   t.equal(rejections.length, 5)
