@@ -23,8 +23,8 @@ interface RunResult {
 }
 
 // The children must not inherit this run's harness. npm passes its running script's
-// package and prefix variables down, which have no business in the consumer. tap re-adds its coverage loader to
-// NODE_OPTIONS on every spawn, whatever env is passed, and tsc under that loader dies
+// package and prefix variables down, which have no business in the consumer. tap re-adds
+// its coverage loader to NODE_OPTIONS on every spawn, whatever env is passed, and tsc under that loader dies
 // with ERR_REQUIRE_CYCLE_MODULE, so each command starts under `env -u NODE_OPTIONS`.
 // Registry, cache and proxy settings still apply.
 const childEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) =>

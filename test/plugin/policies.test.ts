@@ -1,19 +1,17 @@
 import FakeTimers from '@sinonjs/fake-timers'
 import t from 'tap'
 
-import { TRIAL_DEADLINE_MS } from '../../plugins/circuit-breaker/breaker.ts'
+import { TRIAL_DEADLINE_MS, type CircuitBreaker } from '../../plugins/circuit-breaker/breaker.ts'
 import { pluginApp } from '../helpers/apps.ts'
 import { fakeClock } from '../helpers/clock.ts'
 
 const fail = (): never => { throw new Error('dependency down') }
 const succeed = (): string => 'ok'
 
-async function outcomes (
-  execute: (fn: () => unknown) => Promise<unknown>,
-  pattern: string
-): Promise<void> {
+/** Makes one call per letter of `pattern`, in order: `x` fails, anything else succeeds. */
+async function outcomes (breaker: CircuitBreaker, pattern: string): Promise<void> {
   for (const outcome of pattern) {
-    await execute(outcome === 'x' ? fail : succeed).catch(() => {})
+    await breaker.execute(outcome === 'x' ? fail : succeed).catch(() => {})
   }
 }
 
@@ -22,22 +20,20 @@ t.test('count policy: opens when the failure ratio of the last N calls passes it
     policy: { kind: 'count', threshold: 0.5, size: 4, minimumNumberOfCalls: 4 },
   })
   const breaker = app.circuitBreaker
-  const execute = (fn: () => unknown) => breaker.execute(fn)
 
-  await outcomes(execute, 'oxx')
+  await outcomes(app.circuitBreaker, 'oxx')
   t.equal(breaker.snapshot().state, 'closed', 'fewer calls than the minimum never open it')
 
-  await outcomes(execute, 'x')
+  await outcomes(app.circuitBreaker, 'x')
   t.equal(breaker.snapshot().state, 'open', '3 of 4 failed: over half')
 })
 
 t.test('count policy: half of the last calls failing is not more than half', async (t) => {
   const { app } = await pluginApp(t, { policy: { kind: 'count', threshold: 0.5, size: 4 } })
-  const execute = (fn: () => unknown) => app.circuitBreaker.execute(fn)
 
-  await outcomes(execute, 'xoxox')
+  await outcomes(app.circuitBreaker, 'xoxox')
   t.equal(app.circuitBreaker.snapshot().state, 'closed', 'the last 4 are o x o x: not over half')
-  await outcomes(execute, 'x')
+  await outcomes(app.circuitBreaker, 'x')
   t.equal(app.circuitBreaker.snapshot().state, 'open', 'the window slid: x o x x')
 })
 
@@ -47,18 +43,17 @@ t.test('sampling policy: a failure ratio over a time window, with a minimum rate
     policy: { kind: 'sampling', threshold: 0.5, duration: 10_000, minimumRps: 1 },
   })
   const breaker = app.circuitBreaker
-  const execute = (fn: () => unknown) => breaker.execute(fn)
 
-  await outcomes(execute, 'oxxxxxxxx')
+  await outcomes(app.circuitBreaker, 'oxxxxxxxx')
   t.equal(breaker.snapshot().state, 'closed', '9 calls in 10 s is below 1 call a second')
 
-  await outcomes(execute, 'x')
+  await outcomes(app.circuitBreaker, 'x')
   t.equal(breaker.snapshot().state, 'open', 'the 10th call meets the rate: 9 of 10 failed')
 
   clock.tick(10_000)
-  await outcomes(execute, 'o')
+  await outcomes(app.circuitBreaker, 'o')
   t.equal(breaker.snapshot().state, 'closed', 'a successful trial closes it and clears the window')
-  await outcomes(execute, 'xxxxxxxx')
+  await outcomes(app.circuitBreaker, 'xxxxxxxx')
   t.equal(breaker.snapshot().state, 'closed', 'old failures were forgotten: 8 of 9 is too few')
 })
 
@@ -67,14 +62,13 @@ t.test('sampling policy: failures that slide out of the window no longer count',
   const { app } = await pluginApp(t, {
     policy: { kind: 'sampling', threshold: 0.5, duration: 5_000, minimumRps: 1 },
   })
-  const execute = (fn: () => unknown) => app.circuitBreaker.execute(fn)
 
-  await outcomes(execute, 'xxxx')
+  await outcomes(app.circuitBreaker, 'xxxx')
   for (let second = 0; second < 5; second++) {
     clock.tick(1_000)
-    await outcomes(execute, 'o')
+    await outcomes(app.circuitBreaker, 'o')
   }
-  await outcomes(execute, 'x')
+  await outcomes(app.circuitBreaker, 'x')
 
   t.equal(app.circuitBreaker.snapshot().state, 'closed', 'the first four failures slid out')
 })
